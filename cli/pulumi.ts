@@ -1,0 +1,154 @@
+/**
+ * `npm run preview|up|destroy|refresh [-- --stack NAME ...]`: runs the Pulumi CLI of the
+ * project's own dev dependency (the `pulumi` npm package, which fetches the pinned CLI on
+ * first use) against the lab's state backend.
+ *
+ * By default the state is a local file backend in `.lab/state` (ignored by git), secrets use a
+ * passphrase kept in `.lab/passphrase` (made on first use), and no account is needed. Set
+ * PULUMI_BACKEND_URL (and PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE) to use
+ * Pulumi Cloud or an S3-compatible bucket instead.
+ */
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+
+const root = path.join(__dirname, "..");
+const labDir = path.join(root, ".lab");
+
+export class CliError extends Error {}
+
+/** SSH wire encoding of a string: a 32-bit length, then the bytes. */
+function sshString(b: Buffer | string): Buffer {
+    const bytes = typeof b === "string" ? Buffer.from(b) : b;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    return Buffer.concat([len, bytes]);
+}
+
+/**
+ * A new ed25519 key pair in OpenSSH's own formats: the private key as `ssh -i` and
+ * pulumi-command read it, the public key as a line for authorized_keys.
+ */
+export function newSshKeyPair(comment: string): { privateKey: string; publicKey: string } {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+    const pub = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+    const seed = privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32);
+    const pubBlob = Buffer.concat([sshString("ssh-ed25519"), sshString(pub)]);
+    const check = crypto.randomBytes(4);
+    let secret = Buffer.concat([check, check, sshString("ssh-ed25519"), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+    const pad = (8 - (secret.length % 8)) % 8;
+    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(1);
+    const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""), count, sshString(pubBlob), sshString(secret)]);
+    const lines = body.toString("base64").match(/.{1,70}/g) ?? [];
+    return {
+        privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        publicKey: `ssh-ed25519 ${pubBlob.toString("base64")} ${comment}`,
+    };
+}
+
+/** Makes the key pair a stack's `privateKeyPath` names, if it lies in .lab/ and is missing. */
+export function ensureLabKey(stack: string): void {
+    const file = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return;
+    const config = YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {};
+    const keyPath: unknown = config["k8s-lab:ssh"]?.privateKeyPath;
+    if (typeof keyPath !== "string" || !keyPath.startsWith(".lab/")) return;
+    const full = path.join(root, keyPath);
+    if (fs.existsSync(full)) return;
+    const pair = newSshKeyPair(`k8s-lab-${stack}`);
+    fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(full, pair.privateKey, { mode: 0o600 });
+    fs.writeFileSync(`${full}.pub`, `${pair.publicKey}\n`);
+    console.error(`k8s-lab: made the SSH key ${keyPath}; authorise ${keyPath}.pub for the SSH user on every host.`);
+}
+
+/** The environment for the CLI: backend and passphrase, defaulting to the local ones. */
+export function cliEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const out = { ...env };
+    if (!out.PULUMI_BACKEND_URL) {
+        fs.mkdirSync(path.join(labDir, "state"), { recursive: true, mode: 0o700 });
+        out.PULUMI_BACKEND_URL = `file://${path.join(labDir, "state")}`;
+    }
+    const hasPassphrase = out.PULUMI_CONFIG_PASSPHRASE !== undefined || out.PULUMI_CONFIG_PASSPHRASE_FILE !== undefined;
+    if (!hasPassphrase && !out.PULUMI_BACKEND_URL.startsWith("file://")) {
+        throw new CliError(
+            "no passphrase for the stack's secrets: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE " +
+                "(for Pulumi Cloud, which keeps secrets itself, pass --secrets-provider=service when the stack is made)",
+        );
+    }
+    if (!hasPassphrase) {
+        const file = path.join(labDir, "passphrase");
+        if (!fs.existsSync(file)) {
+            fs.writeFileSync(file, `${crypto.randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+            console.error("k8s-lab: made a passphrase for local secrets in .lab/passphrase; keep it with .lab/state.");
+        }
+        out.PULUMI_CONFIG_PASSPHRASE_FILE = file;
+    }
+    out.PULUMI_SKIP_UPDATE_CHECK = "true";
+    return out;
+}
+
+function pulumiBinary(): string {
+    return path.join(root, "node_modules", ".bin", "pulumi");
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): number {
+    const r = spawnSync(pulumiBinary(), args, { stdio: "inherit", env, cwd: root });
+    if (r.error) throw new CliError(`cannot start the Pulumi CLI (${r.error.message}); run npm ci first`);
+    return r.status ?? 1;
+}
+
+export function parseArgs(argv: string[]): { command: string; stack: string; rest: string[] } {
+    const [command, ...rest] = argv;
+    if (!["preview", "up", "destroy", "refresh"].includes(command)) {
+        throw new CliError(`usage: cli/pulumi.ts preview|up|destroy|refresh [--stack NAME] [pulumi flags]`);
+    }
+    let stack = process.env.K8S_LAB_STACK ?? "dev";
+    const i = rest.findIndex((a) => a === "--stack" || a === "-s");
+    if (i >= 0) {
+        stack = rest[i + 1];
+        rest.splice(i, 2);
+    }
+    if (!stack) throw new CliError("--stack needs a name");
+    return { command, stack, rest };
+}
+
+function main(): number {
+    const { command, stack, rest } = parseArgs(process.argv.slice(2));
+    if (!fs.existsSync(path.join(root, `Pulumi.${stack}.yaml`))) {
+        throw new CliError(`stack ${stack} has no Pulumi.${stack}.yaml, so its hosts are not configured; copy Pulumi.dev.yaml and edit the hosts`);
+    }
+    const env = cliEnvironment(process.env);
+    ensureLabKey(stack);
+    // Selecting first makes the stack on first use, with the passphrase secrets provider.
+    const select = spawnSync(pulumiBinary(), ["stack", "select", stack, "--create", "--non-interactive"], { stdio: ["ignore", "ignore", "pipe"], env, cwd: root, encoding: "utf8" });
+    if (select.status !== 0) {
+        const why = `${select.error?.message ?? ""}${select.stderr ?? ""}`.trim();
+        if (/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN|HTTP/.test(why)) {
+            throw new CliError(
+                `could not obtain the Pulumi CLI: the pulumi npm package downloads it from get.pulumi.com on first use, and that failed.\n` +
+                    `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${why}`,
+            );
+        }
+        throw new CliError(`pulumi stack select ${stack} failed:\n${why}`);
+    }
+    const flags = command === "preview" ? ["--diff"] : [];
+    return run([command, "--stack", stack, ...flags, ...rest], env);
+}
+
+if (require.main === module) {
+    try {
+        process.exitCode = main();
+    } catch (e) {
+        if (e instanceof CliError) {
+            console.error(`k8s-lab: ${e.message}`);
+            process.exitCode = 2;
+        } else {
+            throw e;
+        }
+    }
+}

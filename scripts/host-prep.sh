@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Prepares a host to be a Kubernetes node (apply) and takes that preparation back (remove).
+#
+# Parameters (set by the program when it renders this script):
+#   K8S_VERSION          Kubernetes patch version, e.g. 1.37.1
+#   K8S_PACKAGE_VERSION  Debian version of kubelet/kubeadm/kubectl, e.g. 1.37.1-1.1
+#   K8S_APT_REPO         Kubernetes apt repository for this minor (flat repository URL)
+#   K8S_APT_KEY          URL of its signing key (ASCII-armoured)
+#   CONTAINERD_SOURCE    docker (containerd.io from Docker's repository) or distro
+#   CONTAINERD_APT_REPO  Docker's apt repository base, e.g. https://download.docker.com/linux
+#   CONTAINERD_VERSION   containerd.io upstream version, e.g. 2.2.1
+#   IMAGE_REPOSITORY     registry of the control-plane images and the pause image
+#   REGISTRY_MIRRORS     one line a registry: "registry mirror-url..." (may be empty)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+readonly K8S_KEYRING=/etc/apt/keyrings/k8s-lab-kubernetes.gpg
+readonly K8S_SOURCES=/etc/apt/sources.list.d/k8s-lab-kubernetes.list
+readonly DOCKER_KEYRING=/etc/apt/keyrings/k8s-lab-docker.gpg
+readonly DOCKER_SOURCES=/etc/apt/sources.list.d/k8s-lab-docker.list
+readonly MODULES_FILE=/etc/modules-load.d/k8s-lab.conf
+readonly SYSCTL_FILE=/etc/sysctl.d/99-k8s-lab.conf
+readonly CONTAINERD_CONFIG=/etc/containerd/config.toml
+readonly CERTS_DIR=/etc/containerd/certs.d
+readonly CRICTL_CONFIG=/etc/crictl.yaml
+readonly KUBE_PACKAGES=(kubelet kubeadm kubectl)
+readonly SWAP_MARK='#k8s-lab-swap# '
+
+disable_swap() {
+  swapoff -a
+  if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
+    backup_file /etc/fstab
+    sed -i -E "s|^([^#].*[[:space:]]swap[[:space:]].*)$|${SWAP_MARK}\1|" /etc/fstab
+    log "commented swap entries in /etc/fstab"
+  fi
+  # Masking swap.target also keeps zram and generator-made swap units from starting at boot.
+  if [ "$(systemctl is-enabled swap.target 2>/dev/null || true)" != masked ]; then
+    systemctl mask swap.target >/dev/null 2>&1
+    log "masked swap.target"
+  fi
+}
+
+restore_swap() {
+  if grep -q "^${SWAP_MARK}" /etc/fstab; then
+    sed -i "s|^${SWAP_MARK}||" /etc/fstab
+  fi
+  rm -f "$LAB_STATE_DIR/backup/etc/fstab"
+  if [ "$(systemctl is-enabled swap.target 2>/dev/null || true)" = masked ]; then
+    systemctl unmask swap.target >/dev/null 2>&1
+  fi
+  swapon -a 2>/dev/null || true
+}
+
+configure_kernel() {
+  local m
+  printf '%s\n' overlay br_netfilter | write_if_changed "$MODULES_FILE" || true
+  for m in overlay br_netfilter; do
+    modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] || die "kernel module $m cannot be loaded"
+  done
+  write_if_changed "$SYSCTL_FILE" <<'EOF' || true
+net.ipv4.ip_forward = 1
+net.bridge.bridge-nf-call-iptables = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+vm.max_map_count = 262144
+EOF
+  local key value current
+  while IFS=' =' read -r key value; do
+    [ -n "$key" ] || continue
+    current=$(sysctl -n "$key" 2>/dev/null || true)
+    [ "$current" = "$value" ] && continue
+    sysctl -q -w "$key=$value" >/dev/null 2>&1 ||
+      die "cannot set $key=$value (it is $current); set it on this host, or on the machine that runs this container"
+  done <"$SYSCTL_FILE"
+}
+
+add_apt_source() {
+  local keyring="$1" key_url="$2" sources="$3" line="$4" changed=1 tmp
+  tmp=$(mktemp)
+  curl -fsSL --retry 3 "$key_url" -o "$tmp" || die "cannot download the apt key $key_url"
+  install -d -m 0755 /etc/apt/keyrings
+  if gpg --dearmor <"$tmp" | write_if_changed "$keyring"; then changed=0; fi
+  rm -f "$tmp"
+  if printf '%s\n' "$line" | write_if_changed "$sources"; then changed=0; fi
+  return "$changed"
+}
+
+install_kubernetes_packages() {
+  local p current need=0
+  for p in "${KUBE_PACKAGES[@]}"; do
+    current=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+    [ "$current" = "$K8S_PACKAGE_VERSION" ] || need=1
+  done
+  [ "$need" -eq 1 ] || return 0
+  apt_quiet update
+  install_packages kubelet="$K8S_PACKAGE_VERSION" kubeadm="$K8S_PACKAGE_VERSION" kubectl="$K8S_PACKAGE_VERSION"
+  apt-mark hold "${KUBE_PACKAGES[@]}" >/dev/null
+}
+
+install_containerd() {
+  if [ "$CONTAINERD_SOURCE" = docker ]; then
+    local id codename current
+    id=$(os_field ID)
+    codename=$(os_field VERSION_CODENAME)
+    if add_apt_source "$DOCKER_KEYRING" "$CONTAINERD_APT_REPO/$id/gpg" "$DOCKER_SOURCES" \
+      "deb [signed-by=$DOCKER_KEYRING] $CONTAINERD_APT_REPO/$id $codename stable"; then
+      apt_quiet update
+    fi
+    current=$(dpkg-query -W -f='${Version}' containerd.io 2>/dev/null || true)
+    case "$current" in
+      "$CONTAINERD_VERSION"-*) ;;
+      *)
+        [ -n "$current" ] || apt_quiet update
+        install_packages "containerd.io=$CONTAINERD_VERSION-*"
+        apt-mark hold containerd.io >/dev/null
+        ;;
+    esac
+  else
+    install_packages containerd
+  fi
+}
+
+containerd_major() {
+  containerd --version | sed -E 's/.* v?([0-9]+)\.[0-9]+.*/\1/'
+}
+
+pause_image() {
+  kubeadm config images list --kubernetes-version "v$K8S_VERSION" --image-repository "$IMAGE_REPOSITORY" 2>/dev/null |
+    grep '/pause:' | head -n 1
+}
+
+# Writes a minimal containerd configuration: containerd fills in its defaults for the rest,
+# so nothing has to be edited with sed (containerd 2.x has no SystemdCgroup line to edit).
+render_containerd_config() {
+  local pause="$1"
+  if [ "$(containerd_major)" -ge 2 ]; then
+    cat <<EOF
+# Written by k8s-lab (containerd 2.x, configuration version 3).
+version = 3
+
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = '$pause'
+
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = '$CERTS_DIR'
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+  else
+    cat <<EOF
+# Written by k8s-lab (containerd 1.x, configuration version 2).
+version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause"
+
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "$CERTS_DIR"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+  fi
+}
+
+hosts_toml() {
+  local registry="$1" server mirror
+  shift
+  server="https://$registry"
+  [ "$registry" != docker.io ] || server=https://registry-1.docker.io
+  printf 'server = "%s"\n' "$server"
+  for mirror in "$@"; do
+    printf '\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' "$mirror"
+  done
+}
+
+# One hosts.toml per mirrored registry, its mirrors tried in order; registries that are no
+# longer mirrored lose theirs. Returns 0 if anything changed.
+configure_registry_mirrors() {
+  local changed=1 registry rest mirrors wanted=" "
+  : >"$LAB_STATE_DIR/mirrors.new"
+  while read -r registry rest; do
+    [ -n "$registry" ] || continue
+    read -ra mirrors <<<"$rest"
+    wanted+="$registry "
+    if hosts_toml "$registry" "${mirrors[@]}" | write_if_changed "$CERTS_DIR/$registry/hosts.toml"; then
+      changed=0
+    fi
+    printf '%s\n' "$registry" >>"$LAB_STATE_DIR/mirrors.new"
+  done <<<"$REGISTRY_MIRRORS"
+  if [ -f "$LAB_STATE_DIR/mirrors" ]; then
+    while read -r registry; do
+      case "$wanted" in *" $registry "*) ;; *) rm -rf "${CERTS_DIR:?}/$registry"; changed=0 ;; esac
+    done <"$LAB_STATE_DIR/mirrors"
+  fi
+  mv "$LAB_STATE_DIR/mirrors.new" "$LAB_STATE_DIR/mirrors"
+  return "$changed"
+}
+
+configure_containerd() {
+  local pause restart=1
+  pause=$(pause_image)
+  [ -n "$pause" ] || die "kubeadm $K8S_VERSION did not name a pause image"
+  mkdir -p "$LAB_STATE_DIR"
+  local minor
+  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+  if [ "$(containerd_major)" -lt 2 ] && [ "$minor" -ge 36 ]; then
+    die "Kubernetes $K8S_VERSION needs containerd 2.x but $(containerd --version) is installed; set k8s-lab:kubernetes.containerd to docker"
+  fi
+  if [ -f "$CONTAINERD_CONFIG" ] && ! grep -q '^# Written by k8s-lab' "$CONTAINERD_CONFIG"; then
+    backup_file "$CONTAINERD_CONFIG"
+  fi
+  if render_containerd_config "$pause" | write_if_changed "$CONTAINERD_CONFIG"; then restart=0; fi
+  if configure_registry_mirrors; then restart=0; fi
+  printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n' |
+    write_if_changed "$CRICTL_CONFIG" || true
+  systemctl enable containerd >/dev/null 2>&1
+  if [ "$restart" -eq 0 ] || ! systemctl is-active -q containerd; then
+    systemctl restart containerd
+    log "containerd configured (systemd cgroups, sandbox $pause)"
+  fi
+}
+
+apply() {
+  check_os
+  mkdir -p "$LAB_STATE_DIR"
+  disable_swap
+  configure_kernel
+  if ! command -v curl >/dev/null || ! command -v gpg >/dev/null; then
+    apt_quiet update
+    install_packages ca-certificates curl gnupg
+  fi
+  if add_apt_source "$K8S_KEYRING" "$K8S_APT_KEY" "$K8S_SOURCES" "deb [signed-by=$K8S_KEYRING] $K8S_APT_REPO /"; then
+    apt_quiet update
+  fi
+  install_kubernetes_packages
+  install_containerd
+  configure_containerd
+  if ! is_installed nfs-common; then
+    apt_quiet update
+    install_packages nfs-common
+  fi
+  systemctl enable kubelet >/dev/null 2>&1
+  log "host prepared for Kubernetes $K8S_VERSION"
+}
+
+remove() {
+  systemctl disable --now kubelet >/dev/null 2>&1 || true
+  purge_recorded_packages "${KUBE_PACKAGES[@]}" kubernetes-cni cri-tools
+  rm -f "$K8S_SOURCES" "$K8S_KEYRING"
+  local registry
+  if [ -f "$LAB_STATE_DIR/mirrors" ]; then
+    while read -r registry; do rm -rf "${CERTS_DIR:?}/$registry"; done <"$LAB_STATE_DIR/mirrors"
+  fi
+  rm -f "$CRICTL_CONFIG"
+  if grep -qx -e containerd -e containerd.io "$LAB_STATE_DIR/installed-packages" 2>/dev/null; then
+    systemctl stop containerd 2>/dev/null || true
+    purge_recorded_packages containerd containerd.io
+    rm -rf /etc/containerd /var/lib/containerd /run/containerd
+  else
+    restore_file "$CONTAINERD_CONFIG"
+    systemctl restart containerd 2>/dev/null || true
+  fi
+  rm -f "$DOCKER_SOURCES" "$DOCKER_KEYRING"
+  purge_recorded_packages nfs-common
+  rm -f "$MODULES_FILE" "$SYSCTL_FILE"
+  sysctl -q --system >/dev/null 2>&1 || true
+  restore_swap
+  rm -rf "$LAB_STATE_DIR"
+  apt_quiet update || true
+  log "host preparation removed"
+}
+
+dispatch "$@"

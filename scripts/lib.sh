@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Shared helpers for the k8s-lab host scripts. The program inlines this file into every
+# rendered script (components/render.ts); run from the repository, scripts source it.
+set -euo pipefail
+
+# Where the lab records what it changed on a host, so that `remove` undoes exactly that.
+readonly LAB_STATE_DIR=/var/lib/k8s-lab
+
+log() { printf '[k8s-lab] %s\n' "$*" >&2; }
+die() { printf '[k8s-lab] error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (the program runs it with sudo -n)"
+}
+
+# Runs the function named by the first argument: apply or remove.
+dispatch() {
+  local action="${1:-}"
+  case "$action" in
+    apply | remove) require_root; "$action" ;;
+    *) die "usage: $0 apply|remove" ;;
+  esac
+}
+
+# Prints one field of /etc/os-release, unquoted.
+os_field() {
+  sed -n -E "s/^$1=\"?([^\"]*)\"?$/\1/p" /etc/os-release
+}
+
+# Refuses hosts the lab does not support, before anything is changed.
+check_os() {
+  [ -r /etc/os-release ] || die "no /etc/os-release: k8s-lab supports Ubuntu 22.04/24.04/26.04 and Debian 12/13"
+  local id version pretty
+  id=$(os_field ID)
+  version=$(os_field VERSION_ID)
+  pretty=$(os_field PRETTY_NAME)
+  case "$id:$version" in
+    ubuntu:22.04 | ubuntu:24.04 | ubuntu:26.04 | debian:12 | debian:13) ;;
+    *) die "unsupported system: $pretty; k8s-lab supports Ubuntu 22.04/24.04/26.04 and Debian 12/13 (apt-based)" ;;
+  esac
+  command -v apt-get >/dev/null || die "apt-get not found on $pretty"
+}
+
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+apt_quiet() {
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null
+}
+
+# Installs packages and records the ones that were not installed before, so that remove
+# purges only what the lab brought. Arguments are apt specs: name or name=version.
+install_packages() {
+  local spec name missing=()
+  for spec in "$@"; do
+    name="${spec%%=*}"
+    if ! is_installed "$name" || [ "$spec" != "$name" ]; then
+      missing+=("$spec")
+    fi
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  mkdir -p "$LAB_STATE_DIR"
+  for spec in "${missing[@]}"; do
+    name="${spec%%=*}"
+    if ! is_installed "$name" && ! grep -qx "$name" "$LAB_STATE_DIR/installed-packages" 2>/dev/null; then
+      printf '%s\n' "$name" >>"$LAB_STATE_DIR/installed-packages"
+    fi
+  done
+  log "installing ${missing[*]}"
+  apt_quiet install --no-install-recommends --allow-change-held-packages "${missing[@]}"
+}
+
+# Purges the given packages if the lab installed them.
+purge_recorded_packages() {
+  local name purge=()
+  for name in "$@"; do
+    if grep -qx "$name" "$LAB_STATE_DIR/installed-packages" 2>/dev/null && is_installed "$name"; then
+      purge+=("$name")
+    fi
+  done
+  [ "${#purge[@]}" -gt 0 ] || return 0
+  log "purging ${purge[*]}"
+  apt-mark unhold "${purge[@]}" >/dev/null 2>&1 || true
+  apt_quiet purge "${purge[@]}"
+}
+
+# Writes stdin to a file only when the content differs; returns 0 if it changed the file.
+write_if_changed() {
+  local file="$1" mode="${2:-0644}" tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mkdir -p "$(dirname "$file")"
+  install -m "$mode" "$tmp" "$file"
+  rm -f "$tmp"
+  return 0
+}
+
+# Keeps a copy of a host file the first time the lab changes it; restore_file puts it back.
+backup_file() {
+  local file="$1" copy="$LAB_STATE_DIR/backup${1}"
+  [ -e "$file" ] || return 0
+  [ -e "$copy" ] && return 0
+  mkdir -p "$(dirname "$copy")"
+  cp -a "$file" "$copy"
+}
+
+restore_file() {
+  local file="$1" copy="$LAB_STATE_DIR/backup${1}"
+  if [ -e "$copy" ]; then
+    cp -a "$copy" "$file"
+    rm -f "$copy"
+  else
+    rm -f "$file"
+  fi
+}
+
+# Removes only the iptables rules and chains that Kubernetes, kube-proxy and the CNI plugins
+# made. The host's own rules and chain policies are kept as they are: the filtered save is
+# restored table by table, so INPUT policy and SSH rules are never flushed.
+clean_kubernetes_iptables() {
+  local save cmd pattern='(KUBE-|cali-|CNI-|FLANNEL|KUBE_)'
+  for cmd in iptables ip6tables; do
+    command -v "$cmd-save" >/dev/null || continue
+    save=$("$cmd-save" 2>/dev/null) || continue
+    if grep -Eq -- "$pattern" <<<"$save"; then
+      grep -Ev -- "$pattern" <<<"$save" | "$cmd-restore"
+      log "removed Kubernetes and CNI $cmd chains"
+    fi
+  done
+  if command -v nft >/dev/null; then
+    local family table
+    while read -r _ family table; do
+      case "$table" in
+        kube-proxy | calico* | cali-*) nft delete table "$family" "$table" && log "removed nftables table $family $table" ;;
+      esac
+    done < <(nft list tables 2>/dev/null)
+  fi
+}
+
+# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean.
+node_reset() {
+  if command -v kubeadm >/dev/null; then
+    kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock >/dev/null 2>&1 || kubeadm reset -f >/dev/null 2>&1 || true
+  fi
+  systemctl stop kubelet 2>/dev/null || true
+  rm -rf /etc/cni/net.d/* /var/lib/cni /var/lib/calico /var/run/calico /var/log/calico \
+    /var/lib/kubelet/* /var/lib/etcd /etc/kubernetes/*.conf /etc/kubernetes/pki \
+    /etc/kubernetes/manifests/* "$LAB_STATE_DIR/kubeadm" /root/.kube/config
+  local home
+  if [ -f "$LAB_STATE_DIR/kubeconfig-copies" ]; then
+    while read -r home; do rm -f "$home/.kube/config"; rmdir "$home/.kube" 2>/dev/null || true; done <"$LAB_STATE_DIR/kubeconfig-copies"
+    rm -f "$LAB_STATE_DIR/kubeconfig-copies"
+  fi
+  rmdir /root/.kube 2>/dev/null || true
+  local link
+  for link in vxlan.calico vxlan-v6.calico flannel.1 cni0 kube-ipvs0 nodelocaldns; do
+    ip link delete "$link" 2>/dev/null || true
+  done
+  # tunl0 belongs to the ipip module and cannot be deleted, only taken down.
+  ip link set tunl0 down 2>/dev/null || true
+  while read -r link; do
+    ip link delete "$link" 2>/dev/null || true
+  done < <(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^cali' || true)
+  clean_kubernetes_iptables
+  log "node reset"
+}

@@ -1,0 +1,177 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { clusterOnly, guideLab, testKey } from "./fixtures";
+import { evaluate, fakeJoinCommand, fakeKubeconfig, Graph } from "./harness";
+
+const COMMAND = "command:remote:Command";
+
+/** Everything recorded about a graph, as text: what a state file or a log could show. */
+function plainText(g: Graph): string {
+    return JSON.stringify(g.resources.map((r) => ({ ...r, inputs: Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k))) })));
+}
+
+describe("cluster graph", function () {
+    describe("a lab of one control plane and two workers", () => {
+        let g: Graph;
+        before(async () => {
+            g = await evaluate(guideLab());
+        });
+
+        it("prepares the control plane and each worker, but not an nfs-only host", () => {
+            const preps = g.ofType(COMMAND).filter((r) => r.name.endsWith("-prep")).map((r) => r.name);
+            assert.deepStrictEqual(preps.sort(), ["lab-cp1-prep", "lab-worker1-prep", "lab-worker2-prep"]);
+        });
+
+        it("names children after their component and nests them", () => {
+            const init = g.byName("lab-cp1-init");
+            const parent = g.resources.find((r) => r.urn === init.parent);
+            assert.strictEqual(parent?.name, "lab-cp1");
+            assert.strictEqual(parent?.type, "k8s-lab:cluster:ControlPlane");
+        });
+
+        it("initialises only after the control plane is prepared", () => {
+            assert.ok(g.dependsOn("lab-cp1-init", "lab-cp1-prep"));
+        });
+
+        it("joins each worker after its own preparation and the init, with a join command made on the control plane", () => {
+            for (const w of ["worker1", "worker2"]) {
+                assert.ok(g.dependsOn(`lab-${w}-join`, `lab-${w}-prep`));
+                assert.ok(g.dependsOn(`lab-${w}-join`, `lab-${w}-join-command`));
+                assert.ok(g.dependsOn(`lab-${w}-join-command`, "lab-cp1-init"));
+                const cmd = g.byName(`lab-${w}-join-command`);
+                assert.strictEqual(cmd.inputs.connection.host, "192.168.56.10", "join commands are made on the control plane");
+                assert.match(cmd.inputs.create, /kubeadm token create --ttl 15m --print-join-command/);
+            }
+        });
+
+        it("joins workers in parallel: no worker waits for another", () => {
+            assert.ok(!g.dependsOn("lab-worker2-join", "lab-worker1-join"));
+            assert.ok(!g.dependsOn("lab-worker1-join", "lab-worker2-join"));
+            assert.ok(!g.dependsOn("lab-worker2-join", "lab-worker1-prep"));
+        });
+
+        it("drains and deletes a node on the control plane before its host is reset", () => {
+            const m = g.byName("lab-worker1-membership");
+            assert.strictEqual(m.inputs.connection.host, "192.168.56.10");
+            assert.match(m.inputs.stdin, /kube drain "\$NODE_NAME"/);
+            assert.strictEqual(m.inputs.delete, "sudo -n bash -s -- remove");
+            // Pulumi deletes dependents first: membership (drain) before join (reset) before prep (remove).
+            assert.ok(g.dependsOn("lab-worker1-membership", "lab-worker1-join"));
+            assert.ok(g.dependsOn("lab-worker1-join", "lab-worker1-prep"));
+        });
+
+        it("resets workers before the control plane on destroy", () => {
+            // The control plane's reset is deleted last because every join depends on it.
+            for (const w of ["worker1", "worker2"]) assert.ok(g.dependsOn(`lab-${w}-join`, "lab-cp1-init"));
+        });
+
+        it("gives every host step a delete that undoes it", () => {
+            for (const r of g.ofType(COMMAND)) {
+                if (r.name.endsWith("-kubeconfig") || r.name.endsWith("-join-command")) {
+                    assert.strictEqual(r.inputs.delete, undefined, `${r.name} only reads; it changes nothing to undo`);
+                } else {
+                    assert.strictEqual(r.inputs.create, "sudo -n bash -s -- apply", r.name);
+                    assert.strictEqual(r.inputs.delete, "sudo -n bash -s -- remove", r.name);
+                    assert.match(r.inputs.stdin, /^dispatch "\$@"$/m, r.name);
+                }
+            }
+        });
+
+        it("replaces init and joins delete-first, when their script changes", () => {
+            for (const name of ["lab-cp1-init", "lab-worker1-join", "lab-worker1-membership"]) {
+                const r = g.byName(name);
+                assert.strictEqual(r.deleteBeforeReplace, true, name);
+                assert.ok(Array.isArray(r.inputs.triggers) && r.inputs.triggers.length > 0, `${name} has triggers`);
+            }
+            assert.match(g.byName("lab-cp1-init").inputs.triggers[0], /^[0-9a-f]{64}$/, "init's trigger is the script hash");
+            assert.strictEqual(g.byName("lab-cp1-prep").inputs.triggers, undefined, "host prep updates in place");
+        });
+
+        it("sends the kubeadm configuration to the control plane", () => {
+            const stdin: string = g.byName("lab-cp1-init").inputs.stdin;
+            assert.match(stdin, /kind: ClusterConfiguration/);
+            assert.match(stdin, /podSubnet: 10\.244\.0\.0\/16/);
+            assert.match(stdin, /controlPlaneEndpoint: 192\.168\.56\.10:6443/);
+        });
+
+        it("keeps the SSH key, kubeconfig and join command secret", () => {
+            for (const r of g.ofType(COMMAND)) {
+                assert.ok(r.secretInputs.includes("connection"), `${r.name}: connection (with the key) is secret`);
+                assert.strictEqual(r.inputs.addPreviousOutputInEnv, false, `${r.name}: no previous output in the environment`);
+            }
+            for (const name of ["lab-cp1-kubeconfig", "lab-worker1-join-command"]) {
+                const r = g.byName(name);
+                assert.ok(r.additionalSecretOutputs.includes("stdout"), `${name}: stdout is a secret output`);
+                assert.strictEqual(r.inputs.logging, "none", `${name} is never logged`);
+            }
+            assert.ok(g.byName("lab-worker1-join").secretInputs.includes("stdin"), "the join script holds the token");
+            assert.ok(g.byName("lab-cp1-init").inputs.connection.privateKey.includes("TEST-ONLY"));
+            const text = plainText(g);
+            for (const secret of ["TEST-ONLY-NOT-A-REAL-KEY", "0123456789abcdef", "U0VDUkVULUtFWQ=="]) {
+                assert.ok(!text.includes(secret), `${secret} appears outside a secret`);
+            }
+        });
+
+        it("builds the provider from the kubeconfig, after every node has registered", () => {
+            const p = g.byName("lab-provider");
+            assert.strictEqual(p.type, "pulumi:providers:kubernetes");
+            assert.ok(p.secretInputs.includes("kubeconfig"));
+            assert.strictEqual(p.inputs.kubeconfig, fakeKubeconfig);
+            assert.ok(g.dependsOn("lab-provider", "lab-cp1-kubeconfig"));
+            assert.ok(g.dependsOn("lab-provider", "lab-worker1-membership"));
+            assert.ok(g.dependsOn("lab-provider", "lab-worker2-membership"));
+        });
+
+        it("exports the kubeconfig as a secret, the endpoint and the nodes", async () => {
+            const program = g.outputs.__program as Record<string, unknown>;
+            assert.ok(await pulumi.isSecret(program.kubeconfig as pulumi.Output<string>));
+            assert.strictEqual(g.outputs.kubeconfig, fakeKubeconfig);
+            assert.strictEqual(g.outputs.apiServerEndpoint, "https://192.168.56.10:6443");
+            assert.deepStrictEqual(g.outputs.nodes, [
+                { name: "cp1", roles: ["control-plane"] },
+                { name: "worker1", roles: ["worker"] },
+                { name: "worker2", roles: ["worker"] },
+            ]);
+        });
+
+        it("passes the join command, and only that, into the worker's script", () => {
+            const stdin: string = g.byName("lab-worker1-join").inputs.stdin;
+            assert.ok(stdin.includes(`JOIN_COMMAND='${fakeJoinCommand}'`));
+            assert.ok(stdin.includes("NODE_NAME='worker1'"));
+        });
+    });
+
+    describe("a single-node lab", () => {
+        let g: Graph;
+        before(async () => {
+            g = await evaluate(clusterOnly(0));
+        });
+
+        it("has no worker resources and an untainted control plane", () => {
+            assert.ok(!g.resources.some((r) => /join|membership/.test(r.name)));
+            assert.match(g.byName("lab-cp1-init").inputs.stdin, /taints: \[\]/);
+        });
+
+        it("still builds a provider", () => {
+            assert.ok(g.dependsOn("lab-provider", "lab-cp1-kubeconfig"));
+        });
+    });
+
+    it("a worker removed from the configuration takes only its own resources with it", async () => {
+        const three = await evaluate(clusterOnly(3));
+        const two = await evaluate(clusterOnly(2));
+        const names = (g: Graph) => new Set(g.resources.map((r) => r.name));
+        const gone = [...names(three)].filter((n) => !names(two).has(n)).sort();
+        assert.deepStrictEqual(gone, ["lab-worker3", "lab-worker3", "lab-worker3-join", "lab-worker3-join-command", "lab-worker3-membership", "lab-worker3-prep"].filter((v, i, a) => a.indexOf(v) === i).sort());
+        const stdinOf = (g: Graph, n: string) => g.byName(n).inputs.stdin;
+        assert.strictEqual(stdinOf(three, "lab-worker1-prep"), stdinOf(two, "lab-worker1-prep"), "the others are unchanged");
+        assert.strictEqual(stdinOf(three, "lab-cp1-init"), stdinOf(two, "lab-cp1-init"));
+    });
+
+    it("stops on invalid configuration before declaring any resource", async () => {
+        await assert.rejects(
+            evaluate(guideLab({ hosts: [{ name: "cp1", address: "10.0.0.1", roles: ["worker"] }], ssh: { privateKey: testKey } })),
+            /no host has the control-plane role/,
+        );
+    });
+});

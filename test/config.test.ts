@@ -1,0 +1,197 @@
+import * as assert from "assert";
+import { ConfigError, RawConfig, validateConfig } from "../components/config";
+import { guideLab, testKey } from "./fixtures";
+
+/** Validates and returns the problems (none when valid). */
+function problems(raw: RawConfig, readFile?: (p: string) => string): string[] {
+    try {
+        validateConfig(raw, readFile);
+        return [];
+    } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+    }
+}
+
+function expectProblem(raw: RawConfig, key: string, pattern: RegExp): void {
+    const found = problems(raw);
+    assert.ok(
+        found.some((p) => p.startsWith(`k8s-lab:${key}`) && pattern.test(p)),
+        `expected a problem at ${key} matching ${pattern}, got:\n${found.join("\n")}`,
+    );
+}
+
+const hosts = (...list: object[]) => guideLab({ hosts: list });
+const cp = { name: "cp1", address: "192.168.56.10", roles: ["control-plane"] };
+
+describe("configuration", () => {
+    describe("a valid configuration", () => {
+        it("gets the documented defaults", () => {
+            const c = validateConfig(guideLab());
+            assert.strictEqual(c.controlPlane.name, "cp1");
+            assert.deepStrictEqual(c.workers.map((w) => w.name), ["worker1", "worker2"]);
+            assert.strictEqual(c.nfsHost.name, "nfs1");
+            assert.strictEqual(c.kubernetes.version, "1.37.1");
+            assert.strictEqual(c.kubernetes.packageVersion, "1.37.1-1.1");
+            assert.strictEqual(c.kubernetes.podSubnet, "10.244.0.0/16");
+            assert.strictEqual(c.kubernetes.serviceSubnet, "10.96.0.0/12");
+            assert.strictEqual(c.kubernetes.imageRepository, "registry.k8s.io");
+            assert.strictEqual(c.kubernetes.apiServerPort, 6443);
+            assert.strictEqual(c.kubernetes.controlPlaneEndpoint, "192.168.56.10");
+            assert.strictEqual(c.kubernetes.containerdSource, "docker");
+            assert.strictEqual(c.mirrors.kubernetesApt, "https://pkgs.k8s.io/core:/stable:/v1.37/deb/");
+            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key");
+            assert.strictEqual(c.hosts[0].user, "ubuntu");
+            assert.strictEqual(c.hosts[0].port, 22);
+        });
+
+        it("allows a single-node lab (no workers)", () => {
+            const c = validateConfig(hosts(cp));
+            assert.strictEqual(c.workers.length, 0);
+            assert.strictEqual(c.nfsHost.name, "cp1", "NFS falls back to the control plane");
+        });
+
+        it("takes a minor or a patch release of a supported minor", () => {
+            assert.strictEqual(validateConfig(guideLab({ kubernetes: { version: "1.36" } })).kubernetes.version, "1.36.1");
+            assert.strictEqual(validateConfig(guideLab({ kubernetes: { version: "v1.37.3" } })).kubernetes.packageVersion, "1.37.3-1.1");
+        });
+
+        it("lets a host override the SSH user and port", () => {
+            const c = validateConfig(hosts({ ...cp, user: "admin", port: 2222 }));
+            assert.strictEqual(c.controlPlane.user, "admin");
+            assert.strictEqual(c.controlPlane.port, 2222);
+        });
+
+        it("reads privateKeyPath through the file reader", () => {
+            const c = validateConfig(guideLab({ ssh: { user: "u", privateKeyPath: "/keys/lab" } }), (p) => {
+                assert.strictEqual(p, "/keys/lab");
+                return testKey;
+            });
+            assert.strictEqual(c.ssh.privateKey, testKey);
+        });
+
+        it("substitutes the minor into a mirrored Kubernetes apt repository", () => {
+            const c = validateConfig(guideLab({ mirrors: { kubernetesApt: "https://mirror.example.com/kubernetes-new/core/stable/v{minor}/deb" } }));
+            assert.strictEqual(c.mirrors.kubernetesApt, "https://mirror.example.com/kubernetes-new/core/stable/v1.37/deb/");
+            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://mirror.example.com/kubernetes-new/core/stable/v1.37/deb/Release.key");
+        });
+
+        it("turns addons on with defaults when absent, off with false", () => {
+            const c = validateConfig({ ...guideLab(), addons: { logging: false } });
+            assert.ok(c.addons.calico && c.addons.ingress && c.addons.nfs && c.addons.monitoring);
+            assert.strictEqual(c.addons.logging, false);
+        });
+    });
+
+    describe("reports", () => {
+        it("no hosts", () => {
+            expectProblem(guideLab({ hosts: undefined }), "hosts", /no hosts/);
+            expectProblem(guideLab({ hosts: [] }), "hosts", /no hosts/);
+        });
+        it("no control-plane host", () => {
+            expectProblem(hosts({ name: "w1", address: "10.0.0.2", roles: ["worker"] }), "hosts", /no host has the control-plane role/);
+        });
+        it("several control-plane hosts", () => {
+            expectProblem(hosts(cp, { name: "cp2", address: "192.168.56.20", roles: ["control-plane"] }), "hosts", /2 hosts have the control-plane role \(cp1, cp2\)/);
+        });
+        it("duplicate names", () => {
+            expectProblem(hosts(cp, { name: "cp1", address: "192.168.56.20", roles: ["worker"] }), "hosts", /two hosts have the name "cp1"/);
+        });
+        it("duplicate addresses", () => {
+            expectProblem(hosts(cp, { name: "w1", address: "192.168.56.10", roles: ["worker"] }), "hosts", /two hosts have the address "192.168.56.10"/);
+        });
+        it("a name that is not a DNS-1123 label", () => {
+            expectProblem(hosts({ ...cp, name: "CP_1" }), "hosts[0].name", /not a DNS-1123 label/);
+        });
+        it("a bad address", () => {
+            expectProblem(hosts({ ...cp, address: "300.1.1.1" }), "hosts[0].address", /not an IPv4 address or DNS name/);
+            expectProblem(hosts({ ...cp, address: "bad host" }), "hosts[0].address", /not an IPv4 address or DNS name/);
+        });
+        it("a bad role", () => {
+            expectProblem(hosts({ ...cp, roles: ["control-plane", "master"] }), "hosts[0].roles", /"master" is not a role/);
+        });
+        it("a host that is both control plane and worker", () => {
+            expectProblem(hosts({ ...cp, roles: ["control-plane", "worker"] }), "hosts[0].roles", /either control-plane or worker/);
+        });
+        it("a bad port", () => {
+            expectProblem(hosts({ ...cp, port: 70000 }), "hosts[0].port", /not a port/);
+            expectProblem(guideLab({ kubernetes: { apiServerPort: "6443" } }), "kubernetes.apiServerPort", /not a port/);
+        });
+        it("no SSH key or password", () => {
+            expectProblem(guideLab({ ssh: { user: "ubuntu" } }), "ssh", /no SSH credentials/);
+        });
+        it("an unreadable privateKeyPath", () => {
+            const found = problems(guideLab({ ssh: { privateKeyPath: "/nope" } }), () => {
+                throw new Error("ENOENT");
+            });
+            assert.ok(found.some((p) => /ssh.privateKeyPath: cannot read "\/nope"/.test(p)), found.join("\n"));
+        });
+        it("a private key that is not one", () => {
+            expectProblem(guideLab({ ssh: { privateKey: "ssh-ed25519 AAAA... me@host" } }), "ssh.privateKey", /does not look like a private key/);
+        });
+        it("a subnet that is not a CIDR", () => {
+            expectProblem(guideLab({ kubernetes: { podSubnet: "10.244.0.0" } }), "kubernetes.podSubnet", /not an IPv4 CIDR/);
+            expectProblem(guideLab({ kubernetes: { serviceSubnet: "10.96.0.1/12" } }), "kubernetes.serviceSubnet", /not an IPv4 CIDR/);
+        });
+        it("pod and service subnets that overlap", () => {
+            expectProblem(guideLab({ kubernetes: { podSubnet: "10.96.0.0/16" } }), "kubernetes.podSubnet", /overlaps serviceSubnet 10.96.0.0\/12/);
+        });
+        it("a subnet that overlaps the hosts' addresses", () => {
+            expectProblem(guideLab({ kubernetes: { podSubnet: "192.168.0.0/16" } }), "kubernetes.podSubnet", /contains host cp1's address/);
+        });
+        it("an unsupported Kubernetes version", () => {
+            expectProblem(guideLab({ kubernetes: { version: "1.29" } }), "kubernetes.version", /not supported; use one of 1.35, 1.36, 1.37/);
+            expectProblem(guideLab({ kubernetes: { version: "latest" } }), "kubernetes.version", /not supported/);
+        });
+        it("distro containerd with a Kubernetes that needs containerd 2", () => {
+            expectProblem(guideLab({ kubernetes: { containerd: "distro" } }), "kubernetes.containerd", /needs containerd 2.x/);
+            assert.deepStrictEqual(problems(guideLab({ kubernetes: { containerd: "distro", version: "1.35" } })), []);
+        });
+        it("more than one nfs host", () => {
+            expectProblem(hosts(cp, { name: "n1", address: "10.0.0.5", roles: ["nfs"] }, { name: "n2", address: "10.0.0.6", roles: ["nfs"] }), "hosts", /2 hosts have the nfs role/);
+        });
+        it("unknown keys, which are usually typos", () => {
+            expectProblem(guideLab({ kubernetes: { podSubnets: "10.0.0.0/16" } }), "kubernetes.podSubnets", /unknown setting/);
+            expectProblem(guideLab({ addons: { grafana: {} } }), "addons.grafana", /unknown setting/);
+        });
+        it("bad mirrors", () => {
+            expectProblem(guideLab({ mirrors: { registries: { "docker.io": "https://m.example.com" } } }), "mirrors.registries.docker.io", /list of mirror URLs/);
+            expectProblem(guideLab({ mirrors: { kubernetesApt: "ftp://x" } }), "mirrors.kubernetesApt", /not an http\(s\) URL/);
+        });
+        it("bad addon settings", () => {
+            expectProblem(guideLab({ addons: { ingress: { httpNodePort: 80 } } }), "addons.ingress.httpNodePort", /outside the NodePort range/);
+            expectProblem(guideLab({ addons: { ingress: { controller: "haproxy" } } }), "addons.ingress.controller", /use one of ingress-nginx, traefik/);
+            expectProblem(guideLab({ addons: { nfs: { exportPath: "relative/dir" } } }), "addons.nfs.exportPath", /not an absolute directory path/);
+            expectProblem(guideLab({ addons: { calico: "yes" } }), "addons.calico", /must be false \(off\) or an object/);
+            expectProblem(guideLab({ addons: { monitoring: { retention: "ten days" } } }), "addons.monitoring.retention", /not a duration/);
+            expectProblem(guideLab({ addons: { nfs: false, logging: {} } }), "addons.logging.storageClassName", /required when the nfs layer is off/);
+            expectProblem(guideLab({ addons: { ingress: false, monitoring: {} } }), "addons.ingress", /turn ingress on/);
+        });
+    });
+
+    it("lists every problem in one message, each with its key and fix, and the way to set values", () => {
+        const raw = guideLab({
+            hosts: [{ name: "Bad_Name", address: "x y", roles: ["boss"] }],
+            ssh: {},
+            kubernetes: { podSubnet: "nope" },
+        });
+        assert.throws(
+            () => validateConfig(raw),
+            (e: unknown) => {
+                assert.ok(e instanceof ConfigError);
+                const m = e.message;
+                for (const part of ["hosts[0].name", "hosts[0].address", "hosts[0].roles", "k8s-lab:ssh", "kubernetes.podSubnet", "no host was touched", "pulumi config set"]) {
+                    assert.ok(m.includes(part), `message lacks ${part}:\n${m}`);
+                }
+                assert.ok(e.problems.length >= 5);
+                return true;
+            },
+        );
+    });
+
+    it("never puts a secret into an error message", () => {
+        const found = problems(guideLab({ ssh: { privateKey: testKey, password: "hunter2" }, kubernetes: { version: "0.1" } }));
+        assert.ok(found.length > 0);
+        assert.ok(!found.join("\n").includes("TEST-ONLY") && !found.join("\n").includes("hunter2"));
+    });
+});

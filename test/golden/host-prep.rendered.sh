@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# k8s-lab scripts/host-prep.sh, rendered: parameters, scripts/lib.sh, then the script.
+{
+set -euo pipefail
+K8S_VERSION='1.37.1'
+K8S_PACKAGE_VERSION='1.37.1-1.1'
+K8S_APT_REPO='http://10.0.0.1/k8s/v1.37/'
+K8S_APT_KEY='http://10.0.0.1/k8s/v1.37/Release.key'
+CONTAINERD_SOURCE='docker'
+CONTAINERD_APT_REPO='https://download.docker.com/linux'
+CONTAINERD_VERSION='2.2.1'
+IMAGE_REPOSITORY='registry.k8s.io'
+REGISTRY_MIRRORS='docker.io https://b.example.com https://c.example.com
+registry.k8s.io https://a.example.com'
+
+# Where the lab records what it changed on a host, so that `remove` undoes exactly that.
+readonly LAB_STATE_DIR=/var/lib/k8s-lab
+
+log() { printf '[k8s-lab] %s\n' "$*" >&2; }
+die() { printf '[k8s-lab] error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (the program runs it with sudo -n)"
+}
+
+# Runs the function named by the first argument: apply or remove.
+dispatch() {
+  local action="${1:-}"
+  case "$action" in
+    apply | remove) require_root; "$action" ;;
+    *) die "usage: $0 apply|remove" ;;
+  esac
+}
+
+# Prints one field of /etc/os-release, unquoted.
+os_field() {
+  sed -n -E "s/^$1=\"?([^\"]*)\"?$/\1/p" /etc/os-release
+}
+
+# Refuses hosts the lab does not support, before anything is changed.
+check_os() {
+  [ -r /etc/os-release ] || die "no /etc/os-release: k8s-lab supports Ubuntu 22.04/24.04/26.04 and Debian 12/13"
+  local id version pretty
+  id=$(os_field ID)
+  version=$(os_field VERSION_ID)
+  pretty=$(os_field PRETTY_NAME)
+  case "$id:$version" in
+    ubuntu:22.04 | ubuntu:24.04 | ubuntu:26.04 | debian:12 | debian:13) ;;
+    *) die "unsupported system: $pretty; k8s-lab supports Ubuntu 22.04/24.04/26.04 and Debian 12/13 (apt-based)" ;;
+  esac
+  command -v apt-get >/dev/null || die "apt-get not found on $pretty"
+}
+
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+apt_quiet() {
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null
+}
+
+# Installs packages and records the ones that were not installed before, so that remove
+# purges only what the lab brought. Arguments are apt specs: name or name=version.
+install_packages() {
+  local spec name missing=()
+  for spec in "$@"; do
+    name="${spec%%=*}"
+    if ! is_installed "$name" || [ "$spec" != "$name" ]; then
+      missing+=("$spec")
+    fi
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  mkdir -p "$LAB_STATE_DIR"
+  for spec in "${missing[@]}"; do
+    name="${spec%%=*}"
+    if ! is_installed "$name" && ! grep -qx "$name" "$LAB_STATE_DIR/installed-packages" 2>/dev/null; then
+      printf '%s\n' "$name" >>"$LAB_STATE_DIR/installed-packages"
+    fi
+  done
+  log "installing ${missing[*]}"
+  apt_quiet install --no-install-recommends --allow-change-held-packages "${missing[@]}"
+}
+
+# Purges the given packages if the lab installed them.
+purge_recorded_packages() {
+  local name purge=()
+  for name in "$@"; do
+    if grep -qx "$name" "$LAB_STATE_DIR/installed-packages" 2>/dev/null && is_installed "$name"; then
+      purge+=("$name")
+    fi
+  done
+  [ "${#purge[@]}" -gt 0 ] || return 0
+  log "purging ${purge[*]}"
+  apt-mark unhold "${purge[@]}" >/dev/null 2>&1 || true
+  apt_quiet purge "${purge[@]}"
+}
+
+# Writes stdin to a file only when the content differs; returns 0 if it changed the file.
+write_if_changed() {
+  local file="$1" mode="${2:-0644}" tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mkdir -p "$(dirname "$file")"
+  install -m "$mode" "$tmp" "$file"
+  rm -f "$tmp"
+  return 0
+}
+
+# Keeps a copy of a host file the first time the lab changes it; restore_file puts it back.
+backup_file() {
+  local file="$1" copy="$LAB_STATE_DIR/backup${1}"
+  [ -e "$file" ] || return 0
+  [ -e "$copy" ] && return 0
+  mkdir -p "$(dirname "$copy")"
+  cp -a "$file" "$copy"
+}
+
+restore_file() {
+  local file="$1" copy="$LAB_STATE_DIR/backup${1}"
+  if [ -e "$copy" ]; then
+    cp -a "$copy" "$file"
+    rm -f "$copy"
+  else
+    rm -f "$file"
+  fi
+}
+
+# Removes only the iptables rules and chains that Kubernetes, kube-proxy and the CNI plugins
+# made. The host's own rules and chain policies are kept as they are: the filtered save is
+# restored table by table, so INPUT policy and SSH rules are never flushed.
+clean_kubernetes_iptables() {
+  local save cmd pattern='(KUBE-|cali-|CNI-|FLANNEL|KUBE_)'
+  for cmd in iptables ip6tables; do
+    command -v "$cmd-save" >/dev/null || continue
+    save=$("$cmd-save" 2>/dev/null) || continue
+    if grep -Eq -- "$pattern" <<<"$save"; then
+      grep -Ev -- "$pattern" <<<"$save" | "$cmd-restore"
+      log "removed Kubernetes and CNI $cmd chains"
+    fi
+  done
+  if command -v nft >/dev/null; then
+    local family table
+    while read -r _ family table; do
+      case "$table" in
+        kube-proxy | calico* | cali-*) nft delete table "$family" "$table" && log "removed nftables table $family $table" ;;
+      esac
+    done < <(nft list tables 2>/dev/null)
+  fi
+}
+
+# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean.
+node_reset() {
+  if command -v kubeadm >/dev/null; then
+    kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock >/dev/null 2>&1 || kubeadm reset -f >/dev/null 2>&1 || true
+  fi
+  systemctl stop kubelet 2>/dev/null || true
+  rm -rf /etc/cni/net.d/* /var/lib/cni /var/lib/calico /var/run/calico /var/log/calico \
+    /var/lib/kubelet/* /var/lib/etcd /etc/kubernetes/*.conf /etc/kubernetes/pki \
+    /etc/kubernetes/manifests/* "$LAB_STATE_DIR/kubeadm" /root/.kube/config
+  local home
+  if [ -f "$LAB_STATE_DIR/kubeconfig-copies" ]; then
+    while read -r home; do rm -f "$home/.kube/config"; rmdir "$home/.kube" 2>/dev/null || true; done <"$LAB_STATE_DIR/kubeconfig-copies"
+    rm -f "$LAB_STATE_DIR/kubeconfig-copies"
+  fi
+  rmdir /root/.kube 2>/dev/null || true
+  local link
+  for link in vxlan.calico vxlan-v6.calico flannel.1 cni0 kube-ipvs0 nodelocaldns; do
+    ip link delete "$link" 2>/dev/null || true
+  done
+  # tunl0 belongs to the ipip module and cannot be deleted, only taken down.
+  ip link set tunl0 down 2>/dev/null || true
+  while read -r link; do
+    ip link delete "$link" 2>/dev/null || true
+  done < <(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^cali' || true)
+  clean_kubernetes_iptables
+  log "node reset"
+}
+
+readonly K8S_KEYRING=/etc/apt/keyrings/k8s-lab-kubernetes.gpg
+readonly K8S_SOURCES=/etc/apt/sources.list.d/k8s-lab-kubernetes.list
+readonly DOCKER_KEYRING=/etc/apt/keyrings/k8s-lab-docker.gpg
+readonly DOCKER_SOURCES=/etc/apt/sources.list.d/k8s-lab-docker.list
+readonly MODULES_FILE=/etc/modules-load.d/k8s-lab.conf
+readonly SYSCTL_FILE=/etc/sysctl.d/99-k8s-lab.conf
+readonly CONTAINERD_CONFIG=/etc/containerd/config.toml
+readonly CERTS_DIR=/etc/containerd/certs.d
+readonly CRICTL_CONFIG=/etc/crictl.yaml
+readonly KUBE_PACKAGES=(kubelet kubeadm kubectl)
+readonly SWAP_MARK='#k8s-lab-swap# '
+
+disable_swap() {
+  swapoff -a
+  if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
+    backup_file /etc/fstab
+    sed -i -E "s|^([^#].*[[:space:]]swap[[:space:]].*)$|${SWAP_MARK}\1|" /etc/fstab
+    log "commented swap entries in /etc/fstab"
+  fi
+  # Masking swap.target also keeps zram and generator-made swap units from starting at boot.
+  if [ "$(systemctl is-enabled swap.target 2>/dev/null || true)" != masked ]; then
+    systemctl mask swap.target >/dev/null 2>&1
+    log "masked swap.target"
+  fi
+}
+
+restore_swap() {
+  if grep -q "^${SWAP_MARK}" /etc/fstab; then
+    sed -i "s|^${SWAP_MARK}||" /etc/fstab
+  fi
+  rm -f "$LAB_STATE_DIR/backup/etc/fstab"
+  if [ "$(systemctl is-enabled swap.target 2>/dev/null || true)" = masked ]; then
+    systemctl unmask swap.target >/dev/null 2>&1
+  fi
+  swapon -a 2>/dev/null || true
+}
+
+configure_kernel() {
+  local m
+  printf '%s\n' overlay br_netfilter | write_if_changed "$MODULES_FILE" || true
+  for m in overlay br_netfilter; do
+    modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] || die "kernel module $m cannot be loaded"
+  done
+  write_if_changed "$SYSCTL_FILE" <<'EOF' || true
+net.ipv4.ip_forward = 1
+net.bridge.bridge-nf-call-iptables = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+vm.max_map_count = 262144
+EOF
+  local key value current
+  while IFS=' =' read -r key value; do
+    [ -n "$key" ] || continue
+    current=$(sysctl -n "$key" 2>/dev/null || true)
+    [ "$current" = "$value" ] && continue
+    sysctl -q -w "$key=$value" >/dev/null 2>&1 ||
+      die "cannot set $key=$value (it is $current); set it on this host, or on the machine that runs this container"
+  done <"$SYSCTL_FILE"
+}
+
+add_apt_source() {
+  local keyring="$1" key_url="$2" sources="$3" line="$4" changed=1 tmp
+  tmp=$(mktemp)
+  curl -fsSL --retry 3 "$key_url" -o "$tmp" || die "cannot download the apt key $key_url"
+  install -d -m 0755 /etc/apt/keyrings
+  if gpg --dearmor <"$tmp" | write_if_changed "$keyring"; then changed=0; fi
+  rm -f "$tmp"
+  if printf '%s\n' "$line" | write_if_changed "$sources"; then changed=0; fi
+  return "$changed"
+}
+
+install_kubernetes_packages() {
+  local p current need=0
+  for p in "${KUBE_PACKAGES[@]}"; do
+    current=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+    [ "$current" = "$K8S_PACKAGE_VERSION" ] || need=1
+  done
+  [ "$need" -eq 1 ] || return 0
+  apt_quiet update
+  install_packages kubelet="$K8S_PACKAGE_VERSION" kubeadm="$K8S_PACKAGE_VERSION" kubectl="$K8S_PACKAGE_VERSION"
+  apt-mark hold "${KUBE_PACKAGES[@]}" >/dev/null
+}
+
+install_containerd() {
+  if [ "$CONTAINERD_SOURCE" = docker ]; then
+    local id codename current
+    id=$(os_field ID)
+    codename=$(os_field VERSION_CODENAME)
+    if add_apt_source "$DOCKER_KEYRING" "$CONTAINERD_APT_REPO/$id/gpg" "$DOCKER_SOURCES" \
+      "deb [signed-by=$DOCKER_KEYRING] $CONTAINERD_APT_REPO/$id $codename stable"; then
+      apt_quiet update
+    fi
+    current=$(dpkg-query -W -f='${Version}' containerd.io 2>/dev/null || true)
+    case "$current" in
+      "$CONTAINERD_VERSION"-*) ;;
+      *)
+        [ -n "$current" ] || apt_quiet update
+        install_packages "containerd.io=$CONTAINERD_VERSION-*"
+        apt-mark hold containerd.io >/dev/null
+        ;;
+    esac
+  else
+    install_packages containerd
+  fi
+}
+
+containerd_major() {
+  containerd --version | sed -E 's/.* v?([0-9]+)\.[0-9]+.*/\1/'
+}
+
+pause_image() {
+  kubeadm config images list --kubernetes-version "v$K8S_VERSION" --image-repository "$IMAGE_REPOSITORY" 2>/dev/null |
+    grep '/pause:' | head -n 1
+}
+
+# Writes a minimal containerd configuration: containerd fills in its defaults for the rest,
+# so nothing has to be edited with sed (containerd 2.x has no SystemdCgroup line to edit).
+render_containerd_config() {
+  local pause="$1"
+  if [ "$(containerd_major)" -ge 2 ]; then
+    cat <<EOF
+# Written by k8s-lab (containerd 2.x, configuration version 3).
+version = 3
+
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = '$pause'
+
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = '$CERTS_DIR'
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+  else
+    cat <<EOF
+# Written by k8s-lab (containerd 1.x, configuration version 2).
+version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause"
+
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "$CERTS_DIR"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+  fi
+}
+
+hosts_toml() {
+  local registry="$1" server mirror
+  shift
+  server="https://$registry"
+  [ "$registry" != docker.io ] || server=https://registry-1.docker.io
+  printf 'server = "%s"\n' "$server"
+  for mirror in "$@"; do
+    printf '\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' "$mirror"
+  done
+}
+
+# One hosts.toml per mirrored registry, its mirrors tried in order; registries that are no
+# longer mirrored lose theirs. Returns 0 if anything changed.
+configure_registry_mirrors() {
+  local changed=1 registry rest mirrors wanted=" "
+  : >"$LAB_STATE_DIR/mirrors.new"
+  while read -r registry rest; do
+    [ -n "$registry" ] || continue
+    read -ra mirrors <<<"$rest"
+    wanted+="$registry "
+    if hosts_toml "$registry" "${mirrors[@]}" | write_if_changed "$CERTS_DIR/$registry/hosts.toml"; then
+      changed=0
+    fi
+    printf '%s\n' "$registry" >>"$LAB_STATE_DIR/mirrors.new"
+  done <<<"$REGISTRY_MIRRORS"
+  if [ -f "$LAB_STATE_DIR/mirrors" ]; then
+    while read -r registry; do
+      case "$wanted" in *" $registry "*) ;; *) rm -rf "${CERTS_DIR:?}/$registry"; changed=0 ;; esac
+    done <"$LAB_STATE_DIR/mirrors"
+  fi
+  mv "$LAB_STATE_DIR/mirrors.new" "$LAB_STATE_DIR/mirrors"
+  return "$changed"
+}
+
+configure_containerd() {
+  local pause restart=1
+  pause=$(pause_image)
+  [ -n "$pause" ] || die "kubeadm $K8S_VERSION did not name a pause image"
+  mkdir -p "$LAB_STATE_DIR"
+  local minor
+  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+  if [ "$(containerd_major)" -lt 2 ] && [ "$minor" -ge 36 ]; then
+    die "Kubernetes $K8S_VERSION needs containerd 2.x but $(containerd --version) is installed; set k8s-lab:kubernetes.containerd to docker"
+  fi
+  if [ -f "$CONTAINERD_CONFIG" ] && ! grep -q '^# Written by k8s-lab' "$CONTAINERD_CONFIG"; then
+    backup_file "$CONTAINERD_CONFIG"
+  fi
+  if render_containerd_config "$pause" | write_if_changed "$CONTAINERD_CONFIG"; then restart=0; fi
+  if configure_registry_mirrors; then restart=0; fi
+  printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n' |
+    write_if_changed "$CRICTL_CONFIG" || true
+  systemctl enable containerd >/dev/null 2>&1
+  if [ "$restart" -eq 0 ] || ! systemctl is-active -q containerd; then
+    systemctl restart containerd
+    log "containerd configured (systemd cgroups, sandbox $pause)"
+  fi
+}
+
+apply() {
+  check_os
+  mkdir -p "$LAB_STATE_DIR"
+  disable_swap
+  configure_kernel
+  if ! command -v curl >/dev/null || ! command -v gpg >/dev/null; then
+    apt_quiet update
+    install_packages ca-certificates curl gnupg
+  fi
+  if add_apt_source "$K8S_KEYRING" "$K8S_APT_KEY" "$K8S_SOURCES" "deb [signed-by=$K8S_KEYRING] $K8S_APT_REPO /"; then
+    apt_quiet update
+  fi
+  install_kubernetes_packages
+  install_containerd
+  configure_containerd
+  if ! is_installed nfs-common; then
+    apt_quiet update
+    install_packages nfs-common
+  fi
+  systemctl enable kubelet >/dev/null 2>&1
+  log "host prepared for Kubernetes $K8S_VERSION"
+}
+
+remove() {
+  systemctl disable --now kubelet >/dev/null 2>&1 || true
+  purge_recorded_packages "${KUBE_PACKAGES[@]}" kubernetes-cni cri-tools
+  rm -f "$K8S_SOURCES" "$K8S_KEYRING"
+  local registry
+  if [ -f "$LAB_STATE_DIR/mirrors" ]; then
+    while read -r registry; do rm -rf "${CERTS_DIR:?}/$registry"; done <"$LAB_STATE_DIR/mirrors"
+  fi
+  rm -f "$CRICTL_CONFIG"
+  if grep -qx -e containerd -e containerd.io "$LAB_STATE_DIR/installed-packages" 2>/dev/null; then
+    systemctl stop containerd 2>/dev/null || true
+    purge_recorded_packages containerd containerd.io
+    rm -rf /etc/containerd /var/lib/containerd /run/containerd
+  else
+    restore_file "$CONTAINERD_CONFIG"
+    systemctl restart containerd 2>/dev/null || true
+  fi
+  rm -f "$DOCKER_SOURCES" "$DOCKER_KEYRING"
+  purge_recorded_packages nfs-common
+  rm -f "$MODULES_FILE" "$SYSCTL_FILE"
+  sysctl -q --system >/dev/null 2>&1 || true
+  restore_swap
+  rm -rf "$LAB_STATE_DIR"
+  apt_quiet update || true
+  log "host preparation removed"
+}
+
+dispatch "$@"
+} </dev/null
