@@ -28,7 +28,10 @@ readonly KUBE_PACKAGES=(kubelet kubeadm kubectl)
 readonly SWAP_MARK='#k8s-lab-swap# '
 
 disable_swap() {
-  swapoff -a
+  if [ -n "$(swapon --noheadings --show 2>/dev/null)" ]; then
+    swapoff -a
+    log "turned swap off"
+  fi
   if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
     backup_file /etc/fstab
     sed -i -E "s|^([^#].*[[:space:]]swap[[:space:]].*)$|${SWAP_MARK}\1|" /etc/fstab
@@ -52,11 +55,21 @@ restore_swap() {
   swapon -a 2>/dev/null || true
 }
 
+# True when a module's feature is there, loaded or built in (a built-in one may have no
+# /sys/module entry, and a container cannot load modules at all).
+module_present() {
+  case "$1" in
+    overlay) grep -qw overlay /proc/filesystems ;;
+    br_netfilter) [ -d /proc/sys/net/bridge ] ;;
+    *) [ -d "/sys/module/$1" ] ;;
+  esac
+}
+
 configure_kernel() {
   local m
   printf '%s\n' overlay br_netfilter | write_if_changed "$MODULES_FILE" || true
   for m in overlay br_netfilter; do
-    modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] || die "kernel module $m cannot be loaded"
+    modprobe "$m" 2>/dev/null || module_present "$m" || die "kernel module $m cannot be loaded"
   done
   write_if_changed "$SYSCTL_FILE" <<'EOF' || true
 net.ipv4.ip_forward = 1
@@ -79,7 +92,7 @@ add_apt_source() {
   tmp=$(mktemp)
   curl -fsSL --retry 3 "$key_url" -o "$tmp" || die "cannot download the apt key $key_url"
   install -d -m 0755 /etc/apt/keyrings
-  if gpg --dearmor <"$tmp" | write_if_changed "$keyring"; then changed=0; fi
+  if gpg --batch --no-secmem-warning --dearmor <"$tmp" | write_if_changed "$keyring"; then changed=0; fi
   rm -f "$tmp"
   if printf '%s\n' "$line" | write_if_changed "$sources"; then changed=0; fi
   return "$changed"
@@ -231,12 +244,13 @@ configure_containerd() {
 apply() {
   check_os
   mkdir -p "$LAB_STATE_DIR"
+  finish_interrupted_dpkg
+  if ! command -v curl >/dev/null || ! command -v gpg >/dev/null || ! command -v sysctl >/dev/null; then
+    apt_quiet update
+    install_packages ca-certificates curl gnupg procps
+  fi
   disable_swap
   configure_kernel
-  if ! command -v curl >/dev/null || ! command -v gpg >/dev/null; then
-    apt_quiet update
-    install_packages ca-certificates curl gnupg
-  fi
   if add_apt_source "$K8S_KEYRING" "$K8S_APT_KEY" "$K8S_SOURCES" "deb [signed-by=$K8S_KEYRING] $K8S_APT_REPO /"; then
     apt_quiet update
   fi

@@ -45,8 +45,25 @@ is_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
+# apt-get without its progress output; errors still reach stderr.
 apt_quiet() {
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null \
+    2> >(grep -v -e '^debconf: delaying package configuration' >&2)
+}
+
+# Finishes package configuration that an earlier run left half done. A run cut off midway
+# (an SSH session that dropped) can leave dpkg running on in its own session, holding the
+# lock for a while, so this waits for the lock before it gives up.
+finish_interrupted_dpkg() {
+  local out _
+  for _ in $(seq 1 150); do
+    if out=$(DEBIAN_FRONTEND=noninteractive dpkg --configure -a 2>&1); then return 0; fi
+    case "$out" in
+      *lock*) sleep 2 ;;
+      *) printf '%s\n' "$out" >&2; die "dpkg --configure -a failed; see the messages above" ;;
+    esac
+  done
+  die "dpkg has been locked by another process for 5 minutes; wait for it, or find it with: ps -ef | grep -e apt -e dpkg"
 }
 
 # Installs packages and records the ones that were not installed before, so that remove
