@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the stand-in kubelet, kubeadm and kubectl packages at a version and publishes them
+# in a signed flat apt repository laid out like pkgs.k8s.io (`deb [signed-by=...] URL /`,
+# with Release.key beside it), so the lab's host preparation installs them the way it
+# installs the real ones from a mirror.
+#
+#   build-repo.sh OUT_DIR VERSION      e.g. build-repo.sh /tmp/repo/core/v1.35/deb 1.35.4
+set -euo pipefail
+
+out="$1"
+version="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+revision=1.1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+package() {
+  local name="$1" depends="$2" root="$work/$1"
+  mkdir -p "$root/DEBIAN" "$root/usr/bin"
+  sed "s/@VERSION@/$version/g" "$here/standins/$name" >"$root/usr/bin/$name"
+  chmod 0755 "$root/usr/bin/$name"
+  cat >"$root/DEBIAN/control" <<CONTROL
+Package: $name
+Version: $version-$revision
+Architecture: amd64
+Maintainer: k8s-lab tests <tests@k8s-lab.invalid>
+Depends: $depends
+Description: k8s-lab test stand-in for $name
+ Records its arguments and creates what the real $name creates; for tests only.
+CONTROL
+  sed -i '/^Depends: $/d' "$root/DEBIAN/control"
+}
+
+package kubelet "iptables, conntrack"
+mkdir -p "$work/kubelet/lib/systemd/system"
+cat >"$work/kubelet/lib/systemd/system/kubelet.service" <<'UNIT'
+[Unit]
+Description=kubelet (k8s-lab test stand-in)
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+package kubeadm "kubelet (>= $version), kubectl (>= $version), python3, curl"
+mkdir -p "$work/kubeadm/usr/lib/kubeadm-standin"
+cp "$here/standins/apiserver.py" "$work/kubeadm/usr/lib/kubeadm-standin/apiserver.py"
+package kubectl ""
+
+mkdir -p "$out"
+for name in kubelet kubeadm kubectl; do
+  dpkg-deb --root-owner-group --build "$work/$name" "$out/${name}_${version}-${revision}_amd64.deb" >/dev/null
+done
+
+export GNUPGHOME="$work/gnupg"
+mkdir -m 0700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key "k8s-lab test repository <repo@k8s-lab.invalid>" ed25519 sign never
+(
+  cd "$out"
+  dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
+  gzip -kf Packages
+  apt-ftparchive release . >Release
+  rm -f InRelease Release.gpg
+  gpg --batch --quiet --clearsign -o InRelease Release
+  gpg --batch --quiet --armor --detach-sign -o Release.gpg Release
+  gpg --batch --quiet --armor --export >Release.key
+)
+echo "$out"

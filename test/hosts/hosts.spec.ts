@@ -1,0 +1,200 @@
+/**
+ * Tier 3: the program's rendered scripts on real Debian 12 machines (systemd-nspawn), over
+ * real SSH, as `lab` with sudo. Started by test/hosts/run.sh, which boots the machines,
+ * publishes the stand-in Kubernetes packages in a signed apt repository on the bridge, and
+ * tears everything down afterwards. The steps build on each other, so mocha bails on the
+ * first failure.
+ */
+import * as assert from "assert";
+import { asRoot } from "../../components/render";
+import { kubeadmConfig } from "../../components/kubeadm";
+import { controlPlaneScript, hostPrepScript, membershipScript, workerScript } from "../../components/scripts";
+import { joinTokenTtl } from "../../components/workerNode";
+import { elapsed, fingerprint, holds, hosts, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
+
+const config = testConfig();
+const prep = hostPrepScript(config.kubernetes, config.mirrors);
+const init = controlPlaneScript(kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }), "lab");
+const { cp1, worker1, worker2, solo } = hosts;
+const figures: Record<string, number> = {};
+
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+    assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}
+
+async function joinCommand(): Promise<string> {
+    const r = await ssh(cp1, asRoot("lab", `kubeadm token create --ttl ${joinTokenTtl} --print-join-command`));
+    ok(r, "token create");
+    assert.match(r.stdout, /^kubeadm join 10\.213\.0\.11:6443 --token \S+ --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}/);
+    return r.stdout;
+}
+
+async function join(host: TestHost): Promise<void> {
+    const r = await step(host, workerScript(host.name, await joinCommand()), "apply");
+    ok(r, `join ${host.name}`);
+    assert.ok(!/abcdef\.[0-9a-f]{16}/.test(r.stdout + r.stderr), "the token never reaches the log");
+    ok(await step(cp1, membershipScript(host.name), "apply"), `membership ${host.name}`);
+}
+
+const apiLog = () => root(cp1, "cat /var/log/standin-apiserver.log");
+
+describe("real hosts", function () {
+    this.bail(true);
+
+    before(async () => {
+        // Each host starts with what a real one has: a swap entry, and a firewall of its own.
+        await Promise.all(
+            Object.values(hosts).map((h) =>
+                root(
+                    h,
+                    "printf '/swapfile none swap sw 0 0\\n' >>/etc/fstab && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null 2>&1 && " +
+                        "iptables -N HOST-SSH && iptables -A HOST-SSH -p tcp --dport 22 -j ACCEPT && iptables -A INPUT -j HOST-SSH && iptables -P FORWARD DROP",
+                ),
+            ),
+        );
+    });
+
+    after(() => {
+        const line = Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
+        console.log(`      figures: ${line}`);
+    });
+
+    describe("1. host preparation", () => {
+        it("prepares one host", async () => {
+            const r = await step(solo, prep, "apply");
+            ok(r, "prep solo");
+            figures["prepare 1 host"] = r.seconds;
+        });
+
+        it("prepares three hosts at once", async () => {
+            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep, "apply")));
+            results.forEach((r, i) => ok(r, `prep ${[cp1, worker1, worker2][i].name}`));
+            figures["prepare 3 hosts in parallel"] = elapsed(results);
+        });
+
+        for (const h of [cp1, worker1, worker2, solo]) {
+            it(`leaves ${h.name} prepared: swap, kernel, containerd, packages`, async () => {
+                assert.strictEqual(await root(h, "swapon --noheadings --show"), "", "swap is off");
+                assert.ok(await holds(h, "! grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab"), "no active swap entry in fstab");
+                assert.ok(await holds(h, "grep -q '^#k8s-lab-swap# /swapfile' /etc/fstab"), "the swap entry is commented, not lost");
+                assert.strictEqual((await root(h, "systemctl is-enabled swap.target || true")).trim(), "masked");
+                assert.strictEqual(await root(h, "cat /etc/modules-load.d/k8s-lab.conf"), "overlay\nbr_netfilter\n");
+                assert.strictEqual(
+                    await root(h, "sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables vm.max_map_count"),
+                    "1\n1\n1\n262144\n",
+                );
+                assert.ok(await holds(h, "grep -q 'vm.max_map_count = 262144' /etc/sysctl.d/99-k8s-lab.conf"), "sysctls persisted");
+                assert.strictEqual((await root(h, "systemctl is-active containerd")).trim(), "active");
+                const dump = await root(h, "containerd config dump");
+                assert.match(dump, /SystemdCgroup = true/);
+                assert.match(dump, /sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"/, "the pause image kubeadm names");
+                assert.match(dump, /config_path = "\/etc\/containerd\/certs\.d"/);
+                assert.match(await root(h, "cat /etc/containerd/certs.d/docker.io/hosts.toml"), /\[host\."https:\/\/mirror\.k8s-lab\.invalid"\]/);
+                assert.strictEqual(await root(h, "dpkg-query -W -f='${Version}\\n' kubelet kubeadm kubectl"), `${testVersion}-1.1\n`.repeat(3));
+                assert.strictEqual(await root(h, "apt-mark showhold"), "kubeadm\nkubectl\nkubelet\n");
+                assert.ok(await holds(h, "dpkg-query -W -f='${Status}' nfs-common | grep -q 'install ok installed'"), "nfs-common");
+                assert.strictEqual((await root(h, "systemctl is-enabled kubelet")).trim(), "enabled");
+            });
+        }
+    });
+
+    describe("2. the same preparation again", () => {
+        it("exits 0 and changes nothing", async () => {
+            const before = await Promise.all([cp1, worker1, worker2].map((h) => fingerprint(h, true)));
+            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep, "apply")));
+            results.forEach((r) => ok(r, "prep again"));
+            const after = await Promise.all([cp1, worker1, worker2].map((h) => fingerprint(h, true)));
+            assert.deepStrictEqual(after, before, "files (content and times), packages, holds and units are as they were");
+            figures["no-op rerun (3 hosts)"] = elapsed(results);
+        });
+    });
+
+    describe("3. kubeadm", () => {
+        it("initialises the control plane and reads the kubeconfig back", async () => {
+            ok(await step(cp1, init, "apply"), "init");
+            assert.match(await root(cp1, "cat /var/log/kubeadm-standin.log"), /kubeadm init --config \/var\/lib\/k8s-lab\/kubeadm\/init\.yaml/);
+            const kubeconfig = await ssh(cp1, asRoot("lab", "cat /etc/kubernetes/admin.conf"));
+            ok(kubeconfig, "read kubeconfig");
+            assert.match(kubeconfig.stdout, /server: http:\/\/10\.213\.0\.11:6443/);
+            assert.ok(await holds(cp1, "test -s /home/lab/.kube/config && test \"$(stat -c %U /home/lab/.kube/config)\" = lab"), "the SSH user gets a kubeconfig");
+        });
+
+        it("joins two workers in parallel, each with a join command made at join time", async () => {
+            await Promise.all([join(worker1), join(worker2)]);
+            const log = await apiLog();
+            for (const n of ["cp1", "worker1", "worker2"]) assert.match(log, new RegExp(`register ${n}\\n`));
+        });
+
+        it("reruns init and join as no-ops", async () => {
+            const r = await step(cp1, init, "apply");
+            ok(r, "init again");
+            assert.match(r.stderr, /already initialised/);
+            const w = await step(worker1, workerScript("worker1", "kubeadm join expired"), "apply");
+            ok(w, "join again");
+            assert.match(w.stderr, /already joined/);
+        });
+
+        it("removes a worker: drain and delete on the control plane, then reset and un-prepare the host", async () => {
+            ok(await step(cp1, membershipScript("worker2"), "remove"), "membership remove");
+            const events = (await apiLog()).split("\n").filter((l) => / worker2$/.test(l)).map((l) => l.split(" ")[1]);
+            assert.deepStrictEqual(events, ["register", "drain", "delete"]);
+            ok(await step(worker2, workerScript("worker2", "kubeadm join expired"), "remove"), "worker reset");
+            ok(await step(worker2, prep, "remove"), "prep remove");
+        });
+
+        it("leaves the removed host clean, with its own firewall and SSH intact", async () => {
+            const h = worker2;
+            for (const path of ["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki", "/var/lib/kubelet/config.yaml", "/var/lib/etcd", "/var/lib/cni", "/var/lib/calico", "/var/lib/k8s-lab", "/etc/containerd", "/etc/crictl.yaml", "/etc/modules-load.d/k8s-lab.conf", "/etc/sysctl.d/99-k8s-lab.conf", "/etc/apt/sources.list.d/k8s-lab-kubernetes.list", "/etc/apt/keyrings/k8s-lab-kubernetes.gpg"]) {
+                assert.ok(await holds(h, `! test -e ${path}`), `${path} is gone`);
+            }
+            assert.strictEqual(await root(h, "ls -A /etc/cni/net.d 2>/dev/null || true"), "", "no CNI configuration");
+            assert.ok(await holds(h, "! ip link show vxlan.calico"), "vxlan.calico is gone");
+            const rules = await root(h, "iptables-save");
+            assert.ok(!/KUBE-|cali-/.test(rules), `no Kubernetes or Calico chains:\n${rules}`);
+            assert.match(rules, /-A INPUT -j HOST-SSH/, "the host's own INPUT rule stays");
+            assert.match(rules, /-A HOST-SSH -p tcp -m tcp --dport 22 -j ACCEPT/);
+            assert.match(rules, /:FORWARD DROP/, "the host's FORWARD policy stays");
+            for (const p of ["kubelet", "kubeadm", "kubectl", "containerd", "nfs-common"]) {
+                assert.ok(await holds(h, `! dpkg-query -W -f='\${Status}' ${p} 2>/dev/null | grep -q 'install ok installed'`), `${p} is purged`);
+            }
+            assert.ok(await holds(h, "dpkg-query -W -f='${Status}' iptables | grep -q 'install ok installed'"), "a package the host had before stays");
+            assert.ok(await holds(h, "grep -q '^/swapfile none swap sw 0 0$' /etc/fstab"), "the swap entry is back");
+            assert.notStrictEqual((await root(h, "systemctl is-enabled swap.target || true")).trim(), "masked");
+            assert.strictEqual((await ssh(h, "echo still here")).stdout, "still here\n", "SSH still works");
+        });
+    });
+
+    describe("5. a preparation interrupted midway", () => {
+        it("converges to the same state when run again", async () => {
+            ok(await step(solo, prep, "remove"), "solo prep remove");
+            await root(solo, "apt-get clean");
+            // Cut off while dpkg is installing, as a dropped SSH session would: the script and
+            // apt die at once; dpkg, which apt runs on a terminal of its own, loses that
+            // terminal and dies or runs on, holding its lock.
+            const run = step(solo, prep, "apply");
+            const killer = await root(
+                solo,
+                "for _ in $(seq 1 600); do if pgrep -x dpkg >/dev/null; then pkill -KILL -f '^bash -s -- appl[y]$'; pkill -KILL -x apt-get; echo cut; exit 0; fi; sleep 0.05; done; echo missed",
+            );
+            assert.strictEqual(killer.trim(), "cut", "dpkg was caught running");
+            assert.notStrictEqual((await run).code, 0, "the first run was cut off");
+            ok(await step(solo, prep, "apply"), "prep after the interruption");
+            assert.strictEqual(await fingerprint(solo, false), await fingerprint(worker1, false), "same files, packages and units as a host prepared in one go");
+        });
+    });
+
+    describe("6. reset, then prepare and init again on the same hosts", () => {
+        it("re-initialises the control plane and joins a worker again", async () => {
+            ok(await step(cp1, membershipScript("worker1"), "remove"), "drain worker1");
+            ok(await step(worker1, workerScript("worker1", "kubeadm join expired"), "remove"), "reset worker1");
+            ok(await step(cp1, init, "remove"), "reset cp1");
+            assert.ok(await holds(cp1, "! test -e /etc/kubernetes/admin.conf && ! test -e /home/lab/.kube/config"), "admin kubeconfigs are gone");
+            assert.ok(!/KUBE-|cali-/.test(await root(cp1, "iptables-save")));
+            ok(await step(cp1, prep, "apply"), "prep cp1 again");
+            ok(await step(worker1, prep, "apply"), "prep worker1 again");
+            ok(await step(cp1, init, "apply"), "init again");
+            await join(worker1);
+            assert.match(await apiLog(), /register worker1\n$/);
+        });
+    });
+});

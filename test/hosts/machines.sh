@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Real test hosts for the lab's scripts: Debian 12 machines with systemd and sshd, booted as
+# systemd-nspawn containers on a private bridge, reachable over SSH with a key made here.
+#
+#   machines.sh check          can this machine run them? (prints the reason if not)
+#   machines.sh up NAME...     boots fresh copies of the cached base, one per name
+#   machines.sh down           stops every machine and removes bridge, NAT and copies
+#
+# The base root filesystem is cached in $K8S_LAB_TEST_CACHE (made by debootstrap the first
+# time); every `up` starts from clean copies of it. Addresses: 10.213.0.1 is this machine on
+# the bridge, hosts get 10.213.0.11, .12, ... in the order named.
+set -euo pipefail
+
+readonly BRIDGE=k8slab0
+readonly SUBNET=10.213.0
+readonly CACHE="${K8S_LAB_TEST_CACHE:-/var/cache/k8s-lab-test}"
+readonly WORK=/var/lib/k8s-lab-test
+readonly BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates
+BASE="$CACHE/base-bookworm-$(printf '%s' "$BASE_PACKAGES" | sha256sum | cut -c1-12)"
+readonly BASE
+readonly NFT_TABLE=k8s_lab_test
+
+log() { printf '[machines] %s\n' "$*" >&2; }
+die() { printf '[machines] %s\n' "$*" >&2; exit 1; }
+
+check() {
+  [ "$(id -u)" -eq 0 ] || { echo "not root"; return 1; }
+  local tool
+  for tool in systemd-nspawn debootstrap nft ip ssh ssh-keygen; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed"; return 1; }
+  done
+  [ -e /dev/net/tun ] || [ -d /sys/class/net ] || { echo "no network devices"; return 1; }
+  return 0
+}
+
+make_base() {
+  [ -f "$BASE/.complete" ] && return 0
+  log "building the base root filesystem (debootstrap, about a minute)"
+  rm -rf "$BASE.tmp"
+  mkdir -p "$CACHE"
+  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$BASE.tmp" >"$CACHE/debootstrap.log" 2>&1 ||
+    die "debootstrap failed; see $CACHE/debootstrap.log"
+  rm -rf "$BASE"
+  mv "$BASE.tmp" "$BASE"
+  touch "$BASE/.complete"
+}
+
+network_up() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$SUBNET.1/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  mkdir -p "$WORK"
+  [ -f "$WORK/sysctl.saved" ] || sysctl -n net.ipv4.ip_forward vm.max_map_count >"$WORK/sysctl.saved"
+  sysctl -q -w net.ipv4.ip_forward=1
+  # A container cannot set this one; the lab's host preparation checks it (Elasticsearch).
+  sysctl -q -w vm.max_map_count=262144
+  nft delete table ip "$NFT_TABLE" 2>/dev/null || true
+  nft -f - <<EOF
+table ip $NFT_TABLE {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr $SUBNET.0/24 ip daddr != $SUBNET.0/24 masquerade
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "$BRIDGE" accept
+    oifname "$BRIDGE" ct state established,related accept
+  }
+}
+EOF
+}
+
+# Sets up one copy: address, SSH key for user "lab" (passwordless sudo), resolver.
+prepare_machine() {
+  local name="$1" address="$2" dir="$WORK/machines/$1"
+  rm -rf "$dir"
+  mkdir -p "$WORK/machines"
+  cp -a "$BASE" "$dir"
+  printf '%s\n' "$name" >"$dir/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$dir/etc/hosts"
+  rm -f "$dir/etc/machine-id"
+  systemd-machine-id-setup --root="$dir" >/dev/null 2>&1 || true
+  # Sorts before nspawn's own 80-container-host0.network, so the static address wins.
+  mkdir -p "$dir/etc/systemd/network"
+  cat >"$dir/etc/systemd/network/10-host0.network" <<EOF
+[Match]
+Name=host0
+
+[Network]
+Address=$address/24
+Gateway=$SUBNET.1
+EOF
+  ln -sf /lib/systemd/system/systemd-networkd.service "$dir/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+  grep -v '^#' /etc/resolv.conf | grep nameserver >"$dir/etc/resolv.conf" || echo "nameserver $SUBNET.1" >"$dir/etc/resolv.conf"
+  chroot "$dir" useradd -m -s /bin/bash lab
+  install -d -m 0700 -o 1000 -g 1000 "$dir/home/lab/.ssh"
+  install -m 0600 -o 1000 -g 1000 "$WORK/id_ed25519.pub" "$dir/home/lab/.ssh/authorized_keys"
+  printf 'lab ALL=(ALL) NOPASSWD:ALL\n' >"$dir/etc/sudoers.d/lab"
+  chmod 0440 "$dir/etc/sudoers.d/lab"
+}
+
+boot_machine() {
+  local name="$1" dir="$WORK/machines/$1"
+  mkdir -p /run/systemd/nspawn "$WORK/logs"
+  setsid systemd-nspawn --boot --register=no --keep-unit -D "$dir" -M "$name" \
+    --network-bridge="$BRIDGE" --resolv-conf=off --console=passive \
+    >"$WORK/logs/$name.log" 2>&1 </dev/null &
+  echo "$!" >"$WORK/machines/$name.pid"
+}
+
+wait_for_ssh() {
+  local address="$1" i
+  for i in $(seq 1 90); do
+    if ssh -i "$WORK/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      -o LogLevel=ERROR -o ConnectTimeout=2 "lab@$address" true 2>/dev/null; then
+      return 0
+    fi
+    [ "$i" -lt 90 ] && sleep 1
+  done
+  die "$address did not answer over SSH within 90 s"
+}
+
+up() {
+  check >/dev/null || die "cannot run test hosts here: $(check)"
+  make_base
+  network_up
+  [ -f "$WORK/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C k8s-lab-test -f "$WORK/id_ed25519"
+  local n=11 name addresses=()
+  for name in "$@"; do
+    prepare_machine "$name" "$SUBNET.$n"
+    boot_machine "$name"
+    addresses+=("$SUBNET.$n")
+    n=$((n + 1))
+  done
+  local address
+  for address in "${addresses[@]}"; do wait_for_ssh "$address"; done
+  log "up: $* (${addresses[*]})"
+}
+
+down() {
+  local pidfile pid i
+  for pidfile in "$WORK"/machines/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    # SIGTERM asks nspawn to shut the container down cleanly; SIGKILL if it will not.
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; [ "$i" -lt 20 ] && sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  rm -rf "$WORK/machines"
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  nft delete table ip "$NFT_TABLE" 2>/dev/null || true
+  if [ -f "$WORK/sysctl.saved" ]; then
+    { read -r forward; read -r maps; } <"$WORK/sysctl.saved"
+    sysctl -q -w net.ipv4.ip_forward="$forward" vm.max_map_count="$maps" || true
+    rm -f "$WORK/sysctl.saved"
+  fi
+  log "down"
+}
+
+case "${1:-}" in
+  check) check ;;
+  up) shift; up "$@" ;;
+  down) down ;;
+  base) make_base ;;
+  *) die "usage: $0 check|up NAME...|down|base" ;;
+esac
