@@ -45,10 +45,15 @@ is_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# apt-get without its progress output; errors still reach stderr.
+# apt-get without its progress output; its errors reach stderr once it has finished (so that
+# none are lost when a failure ends the script).
 apt_quiet() {
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null \
-    2> >(grep -v -e '^debconf: delaying package configuration' >&2)
+  local err rc=0
+  err=$(mktemp)
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@" >/dev/null 2>"$err" || rc=$?
+  grep -v -e '^debconf: delaying package configuration' "$err" >&2 || true
+  rm -f "$err"
+  return "$rc"
 }
 
 # Finishes package configuration that an earlier run left half done. A run cut off midway
