@@ -1,23 +1,79 @@
 /**
  * k8s-lab: plain hosts -> a kubeadm cluster -> the lab's layers.
  *
- *   config (validated) ─► Cluster ─► provider ─► layers (next issue)
+ *   config ─► Cluster ─► Calico ─┬─► Ingress ──────┬─► Logging (EFK)
+ *                                └─► NfsStorage ───┴─► Monitoring (Prometheus, Grafana)
  *
- * This file only wires components; each is a file of its own under components/.
+ * Every layer is optional (k8s-lab:addons) and goes through the cluster's Kubernetes provider;
+ * each waits for the layers before it, and destroy removes them before the cluster. This file
+ * only wires components; each is a file of its own under components/.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./components/config";
 import { Cluster } from "./components/cluster";
+import { Calico } from "./components/calico";
+import { Ingress } from "./components/ingress";
+import { NfsStorage } from "./components/nfsStorage";
+import { Logging } from "./components/logging";
+import { Monitoring } from "./components/monitoring";
 
 const config = loadConfig();
+const { addons, mirrors } = config;
+const images = { imageRegistry: mirrors.imageRegistry, chartRepositories: mirrors.chartRepositories };
 
 const cluster = new Cluster("lab", {
     controlPlane: config.controlPlane,
     workers: config.workers,
     ssh: config.ssh,
     kubernetes: config.kubernetes,
-    mirrors: config.mirrors,
+    mirrors,
 });
+
+/** Options for a layer: the cluster's provider, after the layers it builds on. */
+function layer(after: (pulumi.Resource | false | undefined)[]): pulumi.ComponentResourceOptions {
+    return { providers: [cluster.provider], dependsOn: after.filter((r): r is pulumi.Resource => !!r) };
+}
+
+const calico = addons.calico && new Calico("calico", { settings: addons.calico, podSubnet: config.kubernetes.podSubnet, ...images }, layer([]));
+
+const ingress = addons.ingress && new Ingress("ingress", { settings: addons.ingress, ...images }, layer([calico]));
+
+const storage =
+    addons.nfs &&
+    new NfsStorage(
+        "nfs",
+        {
+            settings: addons.nfs,
+            server: config.nfsHost,
+            clients: [config.controlPlane, ...config.workers].map((h) => h.address),
+            ssh: config.ssh,
+            prepared: cluster.prepared[config.nfsHost.name],
+            ...images,
+        },
+        layer([calico]),
+    );
+
+// Validation guarantees the ingress layer is on wherever logging or monitoring is.
+const logging =
+    addons.logging &&
+    ingress &&
+    addons.ingress &&
+    new Logging("logging", { settings: addons.logging, ingress: addons.ingress, ingressClassName: ingress.className, ...images }, layer([calico, ingress, storage]));
+
+const monitoring =
+    addons.monitoring &&
+    ingress &&
+    addons.ingress &&
+    new Monitoring("monitoring", { settings: addons.monitoring, ingress: addons.ingress, ingressClassName: ingress.className, ...images }, layer([calico, ingress, storage]));
 
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerEndpoint = cluster.endpoint;
 export const nodes = cluster.nodes;
+export const ingressClassName = ingress ? ingress.className : undefined;
+export const storageClassName = storage ? storage.storageClassName : undefined;
+export const kibanaUrl = logging ? logging.kibanaUrl : undefined;
+export const elasticPassword = logging ? logging.elasticPassword : undefined;
+export const grafanaUrl = monitoring ? monitoring.grafanaUrl : undefined;
+export const grafanaAdminPassword = monitoring ? monitoring.grafanaAdminPassword : undefined;
+export const prometheusUrl = monitoring ? monitoring.prometheusUrl : undefined;
+export const alertmanagerUrl = monitoring ? monitoring.alertmanagerUrl : undefined;

@@ -39,3 +39,7 @@ export function workerScript(nodeName: string, joinCommand: string): string {
 export function membershipScript(nodeName: string): string {
     return renderScript("node-membership", { NODE_NAME: nodeName });
 }
+
+export function nfsServerScript(exportPath: string, clients: string[], deleteData: boolean): string {
+    return renderScript("nfs-server", { EXPORT_PATH: exportPath, CLIENTS: clients.join(" "), DELETE_DATA: String(deleteData) });
+}

@@ -33,7 +33,11 @@ export interface Graph {
     outputs: Record<string, unknown>;
     byName(name: string): Registration;
     ofType(type: string): Registration[];
-    /** Whether `a` depends on `b`, directly or through other resources. */
+    /**
+     * Whether `a` depends on `b`, directly or through other resources. Like the engine, this
+     * counts a resource's parent as something it depends on: a component's `dependsOn` holds
+     * back its children (they register after it), and deletes run children first.
+     */
     dependsOn(a: string, b: string): boolean;
     /** Length (in resources) of the longest dependency chain. */
     longestChain(): number;
@@ -97,7 +101,9 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
         {
             newResource: (args) => {
                 const state: Record<string, unknown> = { ...args.inputs };
-                if (args.type === "command:remote:Command") state.stdout = fakeStdout(args.inputs.create);
+                // In a preview of a fresh lab, nothing has run yet: command output is unknown.
+                if (args.type === "command:remote:Command" && !options.preview) state.stdout = fakeStdout(args.inputs.create);
+                if (args.type === "random:index/randomPassword:RandomPassword") state.result = `generated-${args.name}-0123456789abcdef`;
                 return { id: options.preview ? undefined : `${args.name}-id`, state };
             },
             call: () => ({}),
@@ -155,12 +161,13 @@ export function outputValue<T>(o: pulumi.Output<T>): Promise<T | undefined> {
 
 function graphOf(resources: Registration[], outputs: Record<string, unknown>, program: Record<string, unknown>): Graph {
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const edges = (r: Registration) => (r.parent ? [...r.dependencies, r.parent] : r.dependencies);
     const chains = new Map<string, number>();
     const chain = (urn: string): number => {
         const known = chains.get(urn);
         if (known !== undefined) return known;
         const r = byUrn.get(urn);
-        const deps = r ? r.dependencies.filter((d) => byUrn.get(d)?.custom) : [];
+        const deps = r ? edges(r) : [];
         const n = (r?.custom ? 1 : 0) + Math.max(0, ...deps.map(chain));
         chains.set(urn, n);
         return n;
@@ -183,7 +190,7 @@ function graphOf(resources: Registration[], outputs: Record<string, unknown>, pr
                 if (seen.has(urn)) return false;
                 seen.add(urn);
                 const r = byUrn.get(urn);
-                return !!r && r.dependencies.some((d) => d === target || walk(d));
+                return !!r && edges(r).some((d) => d === target || walk(d));
             };
             return walk(graph.byName(a).urn);
         },

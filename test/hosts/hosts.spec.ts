@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import { asRoot } from "../../components/render";
 import { kubeadmConfig } from "../../components/kubeadm";
-import { controlPlaneScript, hostPrepScript, membershipScript, workerScript } from "../../components/scripts";
+import { controlPlaneScript, hostPrepScript, membershipScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
 import { elapsed, fingerprint, holds, hosts, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
 
@@ -161,6 +161,43 @@ describe("real hosts", function () {
             assert.ok(await holds(h, "grep -q '^/swapfile none swap sw 0 0$' /etc/fstab"), "the swap entry is back");
             assert.notStrictEqual((await root(h, "systemctl is-enabled swap.target || true")).trim(), "masked");
             assert.strictEqual((await ssh(h, "echo still here")).stdout, "still here\n", "SSH still works");
+        });
+    });
+
+    describe("4. the NFS server", () => {
+        // worker2 is a clean host again here, like a host with only the nfs role.
+        const clients = [cp1.address, worker1.address];
+        const keep = nfsServerScript("/srv/nfs/k8s-lab", clients, false);
+
+        it("installs the server and writes an export limited to the lab's hosts", async function () {
+            const nfsd = await holds(worker2, "grep -qw nfsd /proc/filesystems");
+            const r = await step(worker2, keep, "apply");
+            if (nfsd) {
+                ok(r, "nfs apply");
+                assert.match(await root(worker2, "exportfs -v"), /\/srv\/nfs\/k8s-lab/);
+            } else {
+                // This kernel has no NFS server: the script must say so, after the parts it can do.
+                // Not checked here: nfs-server running, exportfs, and a client mounting the export.
+                assert.notStrictEqual(r.code, 0);
+                assert.match(r.stderr, /this kernel has no NFS server \(nfsd\)/);
+            }
+            assert.ok(await holds(worker2, "dpkg-query -W -f='${Status}' nfs-kernel-server | grep -q 'install ok installed'"), "nfs-kernel-server");
+            assert.strictEqual(
+                await root(worker2, "cat /etc/exports.d/k8s-lab.exports"),
+                "/srv/nfs/k8s-lab 10.213.0.11(rw,sync,no_subtree_check,no_root_squash) 10.213.0.12(rw,sync,no_subtree_check,no_root_squash)\n",
+            );
+            assert.ok(await holds(worker2, "test -d /srv/nfs/k8s-lab"), "the export directory");
+        });
+
+        it("removes the export and the server, and keeps the data unless asked", async () => {
+            await root(worker2, "echo claim-data > /srv/nfs/k8s-lab/kept");
+            ok(await step(worker2, keep, "remove"), "nfs remove");
+            assert.ok(await holds(worker2, "! test -e /etc/exports.d/k8s-lab.exports"), "the export is gone");
+            assert.ok(await holds(worker2, "! dpkg-query -W -f='${Status}' nfs-kernel-server 2>/dev/null | grep -q 'install ok installed'"), "nfs-kernel-server is purged");
+            assert.strictEqual(await root(worker2, "cat /srv/nfs/k8s-lab/kept"), "claim-data\n", "the data is kept");
+            const purge = nfsServerScript("/srv/nfs/k8s-lab", clients, true);
+            ok(await step(worker2, purge, "remove"), "nfs remove, deleting data");
+            assert.ok(await holds(worker2, "! test -e /srv/nfs/k8s-lab"), "the data is deleted when asked");
         });
     });
 

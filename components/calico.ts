@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { CalicoSettings } from "./config";
+import { chartRelease, MirrorOptions } from "./chart";
+import { calicoValues, deepMerge } from "./values";
+import { charts } from "./versions";
+
+export interface CalicoArgs extends MirrorOptions {
+    /** Encapsulation and a `values` override for the tigera-operator chart. Required. */
+    settings: CalicoSettings;
+    /** kubeadm's podSubnet: Calico's IP pool must equal it. Required. */
+    podSubnet: string;
+}
+
+/**
+ * The pod network: Calico through the Tigera operator, its CRDs (a chart of their own from
+ * v3.32) installed first. What Calico leaves on hosts (links, chains, CNI files) is cleaned by
+ * the node reset (scripts/lib.sh).
+ */
+export class Calico extends pulumi.ComponentResource {
+    constructor(name: string, args: CalicoArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-lab:layers:Calico", name, {}, opts);
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: "tigera-operator" } }, { parent: this });
+        const common = { namespace: namespace.metadata.name, chartRepositories: args.chartRepositories ?? {} };
+        const crds = chartRelease(`${name}-crds`, charts.calicoCrds, { ...common, values: {} }, { parent: this });
+        chartRelease(
+            `${name}-operator`,
+            charts.tigeraOperator,
+            { ...common, values: deepMerge(calicoValues(args.settings, args.podSubnet, args.imageRegistry), args.settings.values) },
+            { parent: this, dependsOn: [crds] },
+        );
+        this.registerOutputs({});
+    }
+}

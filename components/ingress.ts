@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { IngressSettings } from "./config";
+import { chartRelease, MirrorOptions } from "./chart";
+import { deepMerge, ingressClassName, ingressNginxValues, ingressWarning, traefikValues } from "./values";
+import { charts } from "./versions";
+
+export interface IngressArgs extends MirrorOptions {
+    /** Controller, NodePorts, base domain and a `values` override. Required. */
+    settings: IngressSettings;
+}
+
+/**
+ * The ingress controller, bare-metal style: a NodePort service on every node, and the
+ * cluster's default IngressClass. ingress-nginx as in the guide (retired upstream, so the
+ * preview warns), or Traefik.
+ */
+export class Ingress extends pulumi.ComponentResource {
+    /** The IngressClass the lab's UIs use. */
+    public readonly className: string;
+
+    constructor(name: string, args: IngressArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-lab:layers:Ingress", name, {}, opts);
+        const { settings } = args;
+        const warning = ingressWarning(settings.controller);
+        if (warning) pulumi.log.warn(warning, this);
+        const traefik = settings.controller === "traefik";
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: traefik ? "traefik" : "ingress-nginx" } }, { parent: this });
+        const values = traefik ? traefikValues(settings, args.imageRegistry) : ingressNginxValues(settings, args.imageRegistry);
+        chartRelease(
+            `${name}-controller`,
+            traefik ? charts.traefik : charts.ingressNginx,
+            { namespace: namespace.metadata.name, values: deepMerge(values, settings.values), chartRepositories: args.chartRepositories ?? {} },
+            { parent: this },
+        );
+        if (traefik) {
+            // Traefik's nginx provider serves the IngressClass of ingress-nginx's controller;
+            // no chart creates that class once ingress-nginx is gone, so the lab does.
+            new k8s.networking.v1.IngressClass(
+                `${name}-nginx-class`,
+                { metadata: { name: "nginx" }, spec: { controller: "k8s.io/ingress-nginx" } },
+                { parent: this },
+            );
+        }
+        this.className = ingressClassName(settings.controller);
+        this.registerOutputs({ className: this.className });
+    }
+}

@@ -1,0 +1,59 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { IngressSettings, MonitoringSettings } from "./config";
+import { chartRelease, MirrorOptions } from "./chart";
+import { deepMerge, grafanaAdminSecret, kubePrometheusStackValues, uiUrl } from "./values";
+import { charts } from "./versions";
+
+export interface MonitoringArgs extends MirrorOptions {
+    /** StorageClass, size and retention for Prometheus, and a `values` override. Required. */
+    settings: MonitoringSettings;
+    /** The ingress layer's settings: base domain and port of the UIs' URLs. Required. */
+    ingress: IngressSettings;
+    /** The IngressClass to publish Grafana, Prometheus and Alertmanager with. Required. */
+    ingressClassName: string;
+}
+
+/**
+ * kube-prometheus-stack: Prometheus (persistent, with retention), Alertmanager, Grafana with its
+ * dashboards, node-exporter and kube-state-metrics, scraping the control-plane components the
+ * kubeadm configuration exposes. Grafana's admin password is generated and kept in a Secret the
+ * chart reads.
+ */
+export class Monitoring extends pulumi.ComponentResource {
+    public readonly grafanaUrl: string;
+    public readonly prometheusUrl: string;
+    public readonly alertmanagerUrl: string;
+    /** Grafana's admin password (secret). */
+    public readonly grafanaAdminPassword: pulumi.Output<string>;
+
+    constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-lab:layers:Monitoring", name, {}, opts);
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: "monitoring" } }, { parent: this });
+        const password = new random.RandomPassword(`${name}-grafana-password`, { length: 24, special: false }, { parent: this });
+        const admin = new k8s.core.v1.Secret(
+            `${name}-grafana-admin`,
+            {
+                metadata: { name: grafanaAdminSecret, namespace: namespace.metadata.name },
+                stringData: { "admin-user": "admin", "admin-password": password.result },
+            },
+            { parent: this },
+        );
+        chartRelease(
+            `${name}-stack`,
+            charts.kubePrometheusStack,
+            {
+                namespace: namespace.metadata.name,
+                values: deepMerge(kubePrometheusStackValues(args.settings, args.ingress, args.ingressClassName, args.imageRegistry), args.settings.values),
+                chartRepositories: args.chartRepositories ?? {},
+            },
+            { parent: this, dependsOn: [admin] },
+        );
+        this.grafanaUrl = uiUrl("grafana", args.ingress);
+        this.prometheusUrl = uiUrl("prometheus", args.ingress);
+        this.alertmanagerUrl = uiUrl("alertmanager", args.ingress);
+        this.grafanaAdminPassword = pulumi.secret(password.result);
+        this.registerOutputs({ grafanaUrl: this.grafanaUrl, grafanaAdminPassword: this.grafanaAdminPassword });
+    }
+}
