@@ -2,7 +2,8 @@
  * k8s-lab: plain hosts -> a kubeadm cluster -> the lab's layers.
  *
  *   config ─► Cluster ─► Calico ─┬─► Ingress ──────┬─► Logging (EFK)
- *                                └─► NfsStorage ───┴─► Monitoring (Prometheus, Grafana)
+ *                                └─► NfsStorage ───┼─► Monitoring (Prometheus, Grafana)
+ *                                                  └─► Samples (the guide's web app)
  *
  * Every layer is optional (k8s-lab:addons) and goes through the cluster's Kubernetes provider;
  * each waits for the layers before it, and destroy removes them before the cluster. This file
@@ -16,6 +17,7 @@ import { Ingress } from "./components/ingress";
 import { NfsStorage } from "./components/nfsStorage";
 import { Logging } from "./components/logging";
 import { Monitoring } from "./components/monitoring";
+import { Samples } from "./components/samples";
 
 const config = loadConfig();
 const { addons, mirrors } = config;
@@ -66,10 +68,18 @@ const monitoring =
     addons.ingress &&
     new Monitoring("monitoring", { settings: addons.monitoring, ingress: addons.ingress, ingressClassName: ingress.className, ...images }, layer([calico, ingress, storage]));
 
+const samples =
+    addons.samples &&
+    ingress &&
+    addons.ingress &&
+    new Samples("samples", { settings: addons.samples, ingress: addons.ingress, ingressClassName: ingress.className, imageRegistry: mirrors.imageRegistry }, layer([calico, ingress, storage]));
+
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerEndpoint = cluster.endpoint;
 export const nodes = cluster.nodes;
 export const ingressClassName = ingress ? ingress.className : undefined;
+export const ingressBaseDomain = addons.ingress ? addons.ingress.baseDomain : undefined;
+export const ingressHttpPort = addons.ingress ? addons.ingress.httpNodePort : undefined;
 export const storageClassName = storage ? storage.storageClassName : undefined;
 export const kibanaUrl = logging ? logging.kibanaUrl : undefined;
 export const elasticPassword = logging ? logging.elasticPassword : undefined;
@@ -77,3 +87,4 @@ export const grafanaUrl = monitoring ? monitoring.grafanaUrl : undefined;
 export const grafanaAdminPassword = monitoring ? monitoring.grafanaAdminPassword : undefined;
 export const prometheusUrl = monitoring ? monitoring.prometheusUrl : undefined;
 export const alertmanagerUrl = monitoring ? monitoring.alertmanagerUrl : undefined;
+export const sampleUrl = samples ? samples.url : undefined;

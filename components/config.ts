@@ -118,7 +118,14 @@ export interface MonitoringSettings {
     values: Record<string, unknown>;
 }
 
+export interface SamplesSettings {
+    /** StorageClass of the web app's content claim. */
+    storageClassName: string;
+}
+
 export interface AddonSettings {
+    /** The guide's sample web app; unlike the layers, off unless asked for. */
+    samples: SamplesSettings | false;
     calico: CalicoSettings | false;
     ingress: IngressSettings | false;
     nfs: NfsSettings | false;
@@ -465,7 +472,7 @@ function readMirrors(r: Reader, v: unknown, minor: string): MirrorSettings {
     };
 }
 
-const addonNames = ["calico", "ingress", "nfs", "logging", "monitoring"] as const;
+const addonNames = ["calico", "ingress", "nfs", "logging", "monitoring", "samples"] as const;
 
 /** An addon entry is `false` (off), absent or `{}` (on with defaults), or an object of settings. */
 function addonObject(r: Reader, name: string, v: unknown, known: readonly string[]): Obj | false {
@@ -546,10 +553,15 @@ function readAddons(r: Reader, v: unknown, firstWorkerAddress: string): AddonSet
         encapsulation: r.oneOf("addons.calico.encapsulation", calicoRaw.encapsulation, ["VXLAN", "VXLANCrossSubnet", "IPIP", "None"] as const, defaults.calicoEncapsulation),
         values: values(calicoRaw),
     };
-    if ((logging || monitoring) && !ingress) {
-        r.problem("addons.ingress", "logging and monitoring publish their UIs through the ingress layer; turn ingress on or turn them off");
+    let samples: SamplesSettings | false = false;
+    if (o.samples !== undefined && o.samples !== false) {
+        const raw = addonObject(r, "samples", o.samples, ["storageClassName"]);
+        samples = raw && { storageClassName: storageClass("addons.samples.storageClassName", raw.storageClassName) };
     }
-    return { calico, ingress, nfs, logging, monitoring };
+    if ((logging || monitoring || samples) && !ingress) {
+        r.problem("addons.ingress", "logging, monitoring and samples publish their UIs through the ingress layer; turn ingress on or turn them off");
+    }
+    return { calico, ingress, nfs, logging, monitoring, samples };
 }
 
 /**

@@ -80,6 +80,7 @@ describe("configuration", () => {
             const c = validateConfig({ ...guideLab(), addons: { logging: false } });
             assert.ok(c.addons.calico && c.addons.ingress && c.addons.nfs && c.addons.monitoring);
             assert.strictEqual(c.addons.logging, false);
+            assert.strictEqual(c.addons.samples, false, "samples are off unless asked for");
         });
     });
 
@@ -166,6 +167,8 @@ describe("configuration", () => {
             expectProblem(guideLab({ addons: { monitoring: { retention: "ten days" } } }), "addons.monitoring.retention", /not a duration/);
             expectProblem(guideLab({ addons: { nfs: false, logging: {} } }), "addons.logging.storageClassName", /required when the nfs layer is off/);
             expectProblem(guideLab({ addons: { ingress: false, monitoring: {} } }), "addons.ingress", /turn ingress on/);
+            expectProblem(guideLab({ addons: { ingress: false, logging: false, monitoring: false, samples: {} } }), "addons.ingress", /turn ingress on/);
+            expectProblem(guideLab({ addons: { nfs: false, logging: false, monitoring: false, samples: {} } }), "addons.samples.storageClassName", /required when the nfs layer is off/);
         });
     });
 

@@ -225,6 +225,19 @@ describe("layers", () => {
         assert.strictEqual(grafana.admin.existingSecret, "grafana-admin", "the lab's keys stay");
     });
 
+    it("adds the guide's web app on request: nginx serving an NFS claim behind an Ingress host", async () => {
+        assert.ok(!g.resources.some((r) => r.name.startsWith("samples")), "off unless asked for");
+        const s = await evaluate(lab({ ...allOn, samples: {} }));
+        const pvc = s.byName("samples-content");
+        assert.strictEqual(pvc.inputs.spec.storageClassName, "nfs-storage");
+        const pod = s.byName("samples-web").inputs.spec.template.spec;
+        assert.strictEqual(pod.volumes[0].persistentVolumeClaim.claimName, "web-content");
+        assert.strictEqual(pod.containers[0].volumeMounts[0].mountPath, "/usr/share/nginx/html");
+        assert.strictEqual(s.byName("samples-ingress").inputs.spec.rules[0].host, "web.192.168.56.11.nip.io");
+        assert.strictEqual(s.outputs.sampleUrl, "http://web.192.168.56.11.nip.io:30080");
+        assert.ok(s.dependsOn("samples-content", "nfs-class"), "after storage");
+    });
+
     describe("switching a layer off removes exactly its resources", () => {
         const cases: [string, Record<string, unknown>][] = [
             ["calico", { ...allOn, calico: false }],

@@ -32,9 +32,10 @@ for script in scripts/*.sh test/*.sh test/hosts/*.sh test/hosts/standins/kube* .
 done
 
 echo "== tier 2: unit tests (mocha, Pulumi mocks)"
-npx --no-install mocha --reporter spec 2>&1 | tee "$log"
-p=$(sed -n -E 's/^ *([0-9]+) passing.*/\1/p' "$log" | tail -n 1)
-f=$(sed -n -E 's/^ *([0-9]+) failing.*/\1/p' "$log" | tail -n 1)
+npx --no-install mocha --no-color --reporter spec 2>&1 | tee "$log"
+# Colour codes, should any runner add them, must not hide the counts.
+p=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | sed -n -E 's/^ *([0-9]+) passing.*/\1/p' | tail -n 1)
+f=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | sed -n -E 's/^ *([0-9]+) failing.*/\1/p' | tail -n 1)
 if [ -z "$p" ] && [ -z "$f" ]; then
   echo "mocha did not run"
   failed=$((failed + 1))
