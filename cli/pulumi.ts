@@ -102,6 +102,44 @@ function run(args: string[], env: NodeJS.ProcessEnv): number {
     return r.status ?? 1;
 }
 
+export interface PulumiResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs the project's Pulumi CLI; `interactive` lets it use the terminal (progress, prompts). */
+export type PulumiRunner = (args: string[], options?: { input?: string; interactive?: boolean }) => PulumiResult;
+
+/** The real runner, with the lab's backend and passphrase in its environment. */
+export function pulumiRunner(env: NodeJS.ProcessEnv = cliEnvironment(process.env)): PulumiRunner {
+    return (args, options = {}) => {
+        const r = spawnSync(pulumiBinary(), args, {
+            cwd: root,
+            env,
+            input: options.input,
+            encoding: "utf8",
+            stdio: options.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
+        });
+        if (r.error) throw new CliError(`cannot start the Pulumi CLI (${r.error.message}); run npm ci first`);
+        const stderr = r.stderr ?? "";
+        if (r.status !== 0 && /Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN/.test(stderr)) {
+            throw new CliError(cliMissing(stderr));
+        }
+        return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr };
+    };
+}
+
+function cliMissing(why: string): string {
+    return (
+        `could not obtain the Pulumi CLI: the pulumi npm package downloads it from get.pulumi.com on first use, and that failed.\n` +
+        `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${why.trim()}`
+    );
+}
+
+/** The project directory: stack configuration files live here. */
+export const projectRoot = root;
+
 export function parseArgs(argv: string[]): { command: string; stack: string; rest: string[] } {
     const [command, ...rest] = argv;
     if (!["preview", "up", "destroy", "refresh"].includes(command)) {
@@ -119,8 +157,9 @@ export function parseArgs(argv: string[]): { command: string; stack: string; res
 
 function main(): number {
     const { command, stack, rest } = parseArgs(process.argv.slice(2));
-    if (!fs.existsSync(path.join(root, `Pulumi.${stack}.yaml`))) {
-        throw new CliError(`stack ${stack} has no Pulumi.${stack}.yaml, so its hosts are not configured; copy Pulumi.dev.yaml and edit the hosts`);
+    const configFile = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(configFile) || !YAML.parse(fs.readFileSync(configFile, "utf8"))?.config?.["k8s-lab:hosts"]) {
+        throw new CliError(`stack ${stack} has no hosts configured (k8s-lab:hosts in Pulumi.${stack}.yaml); make a lab with npm run lab -- new <name>, or copy Pulumi.dev.yaml`);
     }
     const env = cliEnvironment(process.env);
     ensureLabKey(stack);
@@ -128,12 +167,7 @@ function main(): number {
     const select = spawnSync(pulumiBinary(), ["stack", "select", stack, "--create", "--non-interactive"], { stdio: ["ignore", "ignore", "pipe"], env, cwd: root, encoding: "utf8" });
     if (select.status !== 0) {
         const why = `${select.error?.message ?? ""}${select.stderr ?? ""}`.trim();
-        if (/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN|HTTP/.test(why)) {
-            throw new CliError(
-                `could not obtain the Pulumi CLI: the pulumi npm package downloads it from get.pulumi.com on first use, and that failed.\n` +
-                    `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${why}`,
-            );
-        }
+        if (/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN|HTTP/.test(why)) throw new CliError(cliMissing(why));
         throw new CliError(`pulumi stack select ${stack} failed:\n${why}`);
     }
     const flags = command === "preview" ? ["--diff"] : [];
