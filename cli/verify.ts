@@ -7,6 +7,7 @@
  * The checks are plain functions of a `VerifyApi`, so the tests run them against recorded API
  * responses.
  */
+import { sampleImages } from "../components/versions";
 import { CliError, PulumiRunner, pulumiRunner } from "./pulumi";
 
 /** What the checks need from the cluster and the UIs. */
@@ -134,11 +135,11 @@ export function labChecks(out: LabOutputs, api: VerifyApi, timing: Timing, now: 
             name: "NetworkPolicy: the client reaches the web pod, then a deny policy blocks it",
             async run() {
                 await api.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-                await api.create({ ...pod("web", "nginx:1.28.0", ["nginx", "-g", "daemon off;"]), metadata: { name: "web", namespace, labels: web } });
+                await api.create({ ...pod("web", sampleImages.web, ["nginx", "-g", "daemon off;"]), metadata: { name: "web", namespace, labels: web } });
                 await api.create({ apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace }, spec: { selector: web, ports: [{ port: 80 }] } });
                 await waitFor("web pod running", timing, async () => ((await api.podPhase(namespace, "web")) === "Running" ? true : undefined));
                 const wget = ["wget", "-q", "-O", "-", "-T", "5", "http://web"];
-                await api.create(pod("client-open", "busybox:1.37.0", wget));
+                await api.create(pod("client-open", sampleImages.seed, wget));
                 if ((await finished(api, "client-open", timing)) !== "Succeeded") throw new Error("the client could not reach the web pod without a policy");
                 await api.create({
                     apiVersion: "networking.k8s.io/v1",
@@ -146,7 +147,7 @@ export function labChecks(out: LabOutputs, api: VerifyApi, timing: Timing, now: 
                     metadata: { name: "deny-all-ingress", namespace },
                     spec: { podSelector: {}, policyTypes: ["Ingress"] },
                 });
-                await api.create(pod("client-denied", "busybox:1.37.0", wget));
+                await api.create(pod("client-denied", sampleImages.seed, wget));
                 if ((await finished(api, "client-denied", timing)) !== "Failed") throw new Error("the deny policy did not block the client");
                 await api.remove({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "deny-all-ingress", namespace } });
                 return "reachable, then blocked";
@@ -185,12 +186,12 @@ export function labChecks(out: LabOutputs, api: VerifyApi, timing: Timing, now: 
                     (p.spec as Record<string, unknown>).volumes = [{ name: "data", persistentVolumeClaim: { claimName: "data" } }];
                     return p;
                 };
-                await api.create(withClaim(pod("writer", "busybox:1.37.0", ["sh", "-c", `echo ${token} > /data/probe`], mount)));
+                await api.create(withClaim(pod("writer", sampleImages.seed, ["sh", "-c", `echo ${token} > /data/probe`], mount)));
                 if ((await finished(api, "writer", timing)) !== "Succeeded") throw new Error("the writer pod failed");
                 const phase = await api.claimPhase(namespace, "data");
                 if (phase !== "Bound") throw new Error(`the claim is ${phase}`);
                 await api.remove({ apiVersion: "v1", kind: "Pod", metadata: { name: "writer", namespace } });
-                await api.create(withClaim(pod("reader", "busybox:1.37.0", ["cat", "/data/probe"], mount)));
+                await api.create(withClaim(pod("reader", sampleImages.seed, ["cat", "/data/probe"], mount)));
                 if ((await finished(api, "reader", timing)) !== "Succeeded") throw new Error("the reader pod failed");
                 const read = (await api.podLog(namespace, "reader")).trim();
                 if (read !== token) throw new Error(`read back ${JSON.stringify(read)}, wrote ${token}`);

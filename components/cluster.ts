@@ -40,8 +40,6 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly nodes: NodeInfo[];
     /** Hosts prepared by the cluster, by name, for layers that run more host steps. */
     public readonly prepared: Record<string, pulumi.Resource>;
-    /** Resources that stand for a complete cluster (control plane up, every worker registered). */
-    public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:Cluster", name, {}, opts);
@@ -92,7 +90,6 @@ export class Cluster extends pulumi.ComponentResource {
             { parent: this, dependsOn: [controlPlane, ...members] },
         );
         this.nodes = [args.controlPlane, ...workers].map((h) => ({ name: h.name, roles: h.roles }));
-        this.ready = [controlPlane, ...members];
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
     }
 }

@@ -52,5 +52,5 @@ export const charts = {
 /** Elasticsearch and Kibana, run by the ECK operator (3.x runs the 9.x stack). */
 export const elasticStackVersion = "9.4.4";
 
-/** The sample web app (addons.samples): the guide's nginx, and busybox to seed its page. */
+/** The sample web app (addons.samples) and the pods of npm run verify: nginx, and busybox. */
 export const sampleImages = { web: "nginx:1.28.0", seed: "busybox:1.37.0" };
