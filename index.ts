@@ -55,31 +55,21 @@ const storage =
         layer([calico]),
     );
 
-// Validation guarantees the ingress layer is on wherever logging or monitoring is.
-const logging =
-    addons.logging &&
-    ingress &&
-    addons.ingress &&
-    new Logging("logging", { settings: addons.logging, ingress: addons.ingress, ingressClassName: ingress.className, ...images }, layer([calico, ingress, storage]));
+// Validation guarantees the ingress layer is on wherever a layer with a UI is.
+const platform = [calico, ingress, storage];
 
-const monitoring =
-    addons.monitoring &&
-    ingress &&
-    addons.ingress &&
-    new Monitoring("monitoring", { settings: addons.monitoring, ingress: addons.ingress, ingressClassName: ingress.className, ...images }, layer([calico, ingress, storage]));
+const logging = addons.logging && ingress && new Logging("logging", { settings: addons.logging, ingress, ...images }, layer(platform));
 
-const samples =
-    addons.samples &&
-    ingress &&
-    addons.ingress &&
-    new Samples("samples", { settings: addons.samples, ingress: addons.ingress, ingressClassName: ingress.className, imageRegistry: mirrors.imageRegistry }, layer([calico, ingress, storage]));
+const monitoring = addons.monitoring && ingress && new Monitoring("monitoring", { settings: addons.monitoring, ingress, ...images }, layer(platform));
+
+const samples = addons.samples && ingress && new Samples("samples", { settings: addons.samples, ingress, imageRegistry: mirrors.imageRegistry }, layer(platform));
 
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerEndpoint = cluster.endpoint;
 export const nodes = cluster.nodes;
 export const ingressClassName = ingress ? ingress.className : undefined;
-export const ingressBaseDomain = addons.ingress ? addons.ingress.baseDomain : undefined;
-export const ingressHttpPort = addons.ingress ? addons.ingress.httpNodePort : undefined;
+export const ingressBaseDomain = ingress ? ingress.settings.baseDomain : undefined;
+export const ingressHttpPort = ingress ? ingress.settings.httpNodePort : undefined;
 export const storageClassName = storage ? storage.storageClassName : undefined;
 export const kibanaUrl = logging ? logging.kibanaUrl : undefined;
 export const elasticPassword = logging ? logging.elasticPassword : undefined;

@@ -10,14 +10,23 @@ export interface IngressArgs extends MirrorOptions {
     settings: IngressSettings;
 }
 
+/** What a layer needs to publish a UI through the ingress layer. */
+export interface UiRoutes {
+    /** The IngressClass to use. */
+    className: string;
+    /** Base domain and NodePort of the UIs' host names and URLs. */
+    settings: IngressSettings;
+}
+
 /**
  * The ingress controller, bare-metal style: a NodePort service on every node, and the
  * cluster's default IngressClass. ingress-nginx as in the guide (retired upstream, so the
  * preview warns), or Traefik.
  */
-export class Ingress extends pulumi.ComponentResource {
+export class Ingress extends pulumi.ComponentResource implements UiRoutes {
     /** The IngressClass the lab's UIs use. */
     public readonly className: string;
+    public readonly settings: IngressSettings;
 
     constructor(name: string, args: IngressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:layers:Ingress", name, {}, opts);
@@ -43,6 +52,7 @@ export class Ingress extends pulumi.ComponentResource {
             );
         }
         this.className = ingressClassName(settings.controller);
+        this.settings = settings;
         this.registerOutputs({ className: this.className });
     }
 }

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { IngressSettings, LoggingSettings } from "./config";
+import { LoggingSettings } from "./config";
+import { UiRoutes } from "./ingress";
 import { chartRelease, MirrorOptions } from "./chart";
 import {
     deepMerge,
@@ -20,10 +21,8 @@ import { charts, elasticStackVersion } from "./versions";
 export interface LoggingArgs extends MirrorOptions {
     /** StorageClass and size for Elasticsearch data, and a `values` override for Fluent Bit. Required. */
     settings: LoggingSettings;
-    /** The ingress layer's settings: base domain and port of Kibana's URL. Required. */
-    ingress: IngressSettings;
-    /** The IngressClass to publish Kibana with. Required. */
-    ingressClassName: string;
+    /** The ingress layer, which publishes the UIs. Required. */
+    ingress: UiRoutes;
 }
 
 /**
@@ -82,10 +81,10 @@ export class Logging extends pulumi.ComponentResource {
             {
                 metadata: { name: kibanaName, namespace: ns },
                 spec: {
-                    ingressClassName: args.ingressClassName,
+                    ingressClassName: args.ingress.className,
                     rules: [
                         {
-                            host: uiHost("kibana", args.ingress),
+                            host: uiHost("kibana", args.ingress.settings),
                             http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: `${kibanaName}-kb-http`, port: { number: 5601 } } } }] },
                         },
                     ],
@@ -99,7 +98,7 @@ export class Logging extends pulumi.ComponentResource {
             { namespace: ns, values: deepMerge(fluentBitValues("logging", args.imageRegistry), args.settings.values), chartRepositories: repos },
             { parent: this, dependsOn: [elasticsearch] },
         );
-        this.kibanaUrl = uiUrl("kibana", args.ingress);
+        this.kibanaUrl = uiUrl("kibana", args.ingress.settings);
         this.elasticPassword = pulumi.secret(password.result);
         this.registerOutputs({ kibanaUrl: this.kibanaUrl, elasticPassword: this.elasticPassword });
     }

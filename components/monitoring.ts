@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { IngressSettings, MonitoringSettings } from "./config";
+import { MonitoringSettings } from "./config";
+import { UiRoutes } from "./ingress";
 import { chartRelease, MirrorOptions } from "./chart";
 import { deepMerge, grafanaAdminSecret, kubePrometheusStackValues, uiUrl } from "./values";
 import { charts } from "./versions";
@@ -9,10 +10,8 @@ import { charts } from "./versions";
 export interface MonitoringArgs extends MirrorOptions {
     /** StorageClass, size and retention for Prometheus, and a `values` override. Required. */
     settings: MonitoringSettings;
-    /** The ingress layer's settings: base domain and port of the UIs' URLs. Required. */
-    ingress: IngressSettings;
-    /** The IngressClass to publish Grafana, Prometheus and Alertmanager with. Required. */
-    ingressClassName: string;
+    /** The ingress layer, which publishes the UIs. Required. */
+    ingress: UiRoutes;
 }
 
 /**
@@ -45,14 +44,14 @@ export class Monitoring extends pulumi.ComponentResource {
             charts.kubePrometheusStack,
             {
                 namespace: namespace.metadata.name,
-                values: deepMerge(kubePrometheusStackValues(args.settings, args.ingress, args.ingressClassName, args.imageRegistry), args.settings.values),
+                values: deepMerge(kubePrometheusStackValues(args.settings, args.ingress.settings, args.ingress.className, args.imageRegistry), args.settings.values),
                 chartRepositories: args.chartRepositories ?? {},
             },
             { parent: this, dependsOn: [admin] },
         );
-        this.grafanaUrl = uiUrl("grafana", args.ingress);
-        this.prometheusUrl = uiUrl("prometheus", args.ingress);
-        this.alertmanagerUrl = uiUrl("alertmanager", args.ingress);
+        this.grafanaUrl = uiUrl("grafana", args.ingress.settings);
+        this.prometheusUrl = uiUrl("prometheus", args.ingress.settings);
+        this.alertmanagerUrl = uiUrl("alertmanager", args.ingress.settings);
         this.grafanaAdminPassword = pulumi.secret(password.result);
         this.registerOutputs({ grafanaUrl: this.grafanaUrl, grafanaAdminPassword: this.grafanaAdminPassword });
     }

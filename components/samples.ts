@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { IngressSettings, SamplesSettings } from "./config";
+import { SamplesSettings } from "./config";
+import { UiRoutes } from "./ingress";
 import { MirrorOptions } from "./chart";
 import { uiHost, uiUrl } from "./values";
 import { sampleImages } from "./versions";
@@ -8,10 +9,8 @@ import { sampleImages } from "./versions";
 export interface SamplesArgs extends Pick<MirrorOptions, "imageRegistry"> {
     /** StorageClass of the content claim. Required. */
     settings: SamplesSettings;
-    /** The ingress layer's settings: base domain and port of the app's URL. Required. */
-    ingress: IngressSettings;
-    /** The IngressClass to publish the app with. Required. */
-    ingressClassName: string;
+    /** The ingress layer, which publishes the UIs. Required. */
+    ingress: UiRoutes;
 }
 
 /** Docker Hub's official images live under library/ once a registry mirror is in front. */
@@ -83,13 +82,13 @@ export class Samples extends pulumi.ComponentResource {
             {
                 metadata: { name: "web", namespace: ns },
                 spec: {
-                    ingressClassName: args.ingressClassName,
-                    rules: [{ host: uiHost("web", args.ingress), http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { number: 80 } } } }] } }],
+                    ingressClassName: args.ingress.className,
+                    rules: [{ host: uiHost("web", args.ingress.settings), http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { number: 80 } } } }] } }],
                 },
             },
             { parent: this },
         );
-        this.url = uiUrl("web", args.ingress);
+        this.url = uiUrl("web", args.ingress.settings);
         this.registerOutputs({ url: this.url });
     }
 }
