@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the tools the test tiers need and this machine lacks: the
+# shell linter (tier 1); for the real test hosts (tier 3), debootstrap and systemd-nspawn to
+# boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
+# apt repository of stand-in packages, ssh to reach them, python3 to serve the repository.
+# Run as root (sudo); with nothing missing it does nothing.
+set -euo pipefail
+
+need=()
+want() { command -v "$1" >/dev/null || need+=("$2"); }
+want shellcheck shellcheck
+want debootstrap debootstrap
+want systemd-nspawn systemd-container
+want nft nftables
+want dpkg-scanpackages dpkg-dev
+want apt-ftparchive apt-utils
+want gpg gnupg
+want ssh openssh-client
+want python3 python3
+
+if [ "${#need[@]}" -eq 0 ]; then
+  exit 0
+fi
+[ "$(id -u)" -eq 0 ] || { echo "test/setup.sh: run as root to install ${need[*]}" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}" >/dev/null
+echo "installed ${need[*]}"
