@@ -8,8 +8,8 @@
 
 /** Kubernetes minors the lab supports, each with the patch release it installs by default. */
 export const kubernetesReleases: Readonly<Record<string, string>> = {
-    "1.35": "1.35.4",
-    "1.36": "1.36.1",
+    "1.35": "1.35.9",
+    "1.36": "1.36.4",
     "1.37": "1.37.1",
 };
 

@@ -52,7 +52,7 @@ describe("configuration", () => {
         });
 
         it("takes a minor or a patch release of a supported minor", () => {
-            assert.strictEqual(validateConfig(guideLab({ kubernetes: { version: "1.36" } })).kubernetes.version, "1.36.1");
+            assert.strictEqual(validateConfig(guideLab({ kubernetes: { version: "1.36" } })).kubernetes.version, "1.36.4");
             assert.strictEqual(validateConfig(guideLab({ kubernetes: { version: "v1.37.3" } })).kubernetes.packageVersion, "1.37.3-1.1");
         });
 
