@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import { Host, KubernetesSettings, MirrorSettings, SshSettings } from "./config";
 import { runCommand } from "./render";
 import { hostPrepScript } from "./scripts";
+import { isIpv4 } from "./net";
 import { connectionFor } from "./ssh";
 
 export interface HostPrepArgs {
@@ -33,7 +34,7 @@ export class HostPrep extends pulumi.ComponentResource {
             `${name}-prep`,
             {
                 connection: connectionFor(args.host, args.ssh),
-                stdin: hostPrepScript(args.kubernetes, args.mirrors),
+                stdin: hostPrepScript(args.kubernetes, args.mirrors, isIpv4(args.host.address) ? args.host.address : ""),
                 create: runCommand(args.host.user, "apply"),
                 delete: runCommand(args.host.user, "remove"),
                 addPreviousOutputInEnv: false,

@@ -14,7 +14,8 @@ export function registryMirrorLines(registries: Record<string, string[]>): strin
         .join("\n");
 }
 
-export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings): string {
+/** Host preparation for one host; `nodeIp` pins kubelet's node address (IPv4 addresses only). */
+export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings, nodeIp = ""): string {
     return renderScript("host-prep", {
         K8S_VERSION: k8s.version,
         K8S_PACKAGE_VERSION: k8s.packageVersion,
@@ -25,6 +26,7 @@ export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings)
         CONTAINERD_VERSION: containerdIoVersion,
         IMAGE_REPOSITORY: k8s.imageRepository,
         REGISTRY_MIRRORS: registryMirrorLines(mirrors.registries),
+        NODE_IP: nodeIp,
     });
 }
 

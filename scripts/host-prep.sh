@@ -11,6 +11,7 @@
 #   CONTAINERD_VERSION   containerd.io upstream version, e.g. 2.2.1
 #   IMAGE_REPOSITORY     registry of the control-plane images and the pause image
 #   REGISTRY_MIRRORS     one line a registry: "registry mirror-url..." (may be empty)
+#   NODE_IP              the host's address in the lab's configuration (empty for a DNS name)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,6 +25,7 @@ readonly SYSCTL_FILE=/etc/sysctl.d/99-k8s-lab.conf
 readonly CONTAINERD_CONFIG=/etc/containerd/config.toml
 readonly CERTS_DIR=/etc/containerd/certs.d
 readonly CRICTL_CONFIG=/etc/crictl.yaml
+readonly KUBELET_DEFAULTS=/etc/default/kubelet
 readonly KUBE_PACKAGES=(kubelet kubeadm kubectl)
 readonly SWAP_MARK='#k8s-lab-swap# '
 
@@ -241,6 +243,21 @@ configure_containerd() {
   fi
 }
 
+# On hosts with several interfaces (a VM with NAT and host-only networks), kubelet would
+# register the node with the first one; pin it to the lab's address, if the host has it.
+configure_kubelet_node_ip() {
+  [ -n "$NODE_IP" ] || return 0
+  if ! ip -o -4 addr show | grep -q "inet $NODE_IP/"; then
+    log "$NODE_IP is not on this host's interfaces (NAT?); kubelet chooses the node address itself"
+    return 0
+  fi
+  if [ -f "$KUBELET_DEFAULTS" ] && ! grep -q '^# Written by k8s-lab' "$KUBELET_DEFAULTS"; then
+    backup_file "$KUBELET_DEFAULTS"
+  fi
+  printf '# Written by k8s-lab: the node address kubelet registers.\nKUBELET_EXTRA_ARGS=--node-ip=%s\n' "$NODE_IP" |
+    write_if_changed "$KUBELET_DEFAULTS" || true
+}
+
 apply() {
   check_os
   mkdir -p "$LAB_STATE_DIR"
@@ -255,6 +272,7 @@ apply() {
     apt_quiet update
   fi
   install_kubernetes_packages
+  configure_kubelet_node_ip
   install_containerd
   configure_containerd
   if ! is_installed nfs-common; then
@@ -268,6 +286,7 @@ apply() {
 remove() {
   systemctl disable --now kubelet >/dev/null 2>&1 || true
   purge_recorded_packages "${KUBE_PACKAGES[@]}" kubernetes-cni cri-tools
+  restore_file "$KUBELET_DEFAULTS"
   rm -f "$K8S_SOURCES" "$K8S_KEYRING"
   local registry
   if [ -f "$LAB_STATE_DIR/mirrors" ]; then

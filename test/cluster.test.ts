@@ -29,6 +29,11 @@ describe("cluster graph", function () {
             assert.strictEqual(parent?.type, "k8s-lab:cluster:ControlPlane");
         });
 
+        it("pins each node's kubelet to the host's own address", () => {
+            assert.match(g.byName("lab-worker1-prep").inputs.stdin, /^NODE_IP='192\.168\.56\.11'$/m);
+            assert.match(g.byName("lab-cp1-prep").inputs.stdin, /^NODE_IP='192\.168\.56\.10'$/m);
+        });
+
         it("initialises only after the control plane is prepared", () => {
             assert.ok(g.dependsOn("lab-cp1-init", "lab-cp1-prep"));
         });
@@ -166,6 +171,30 @@ describe("cluster graph", function () {
         const stdinOf = (g: Graph, n: string) => g.byName(n).inputs.stdin;
         assert.strictEqual(stdinOf(three, "lab-worker1-prep"), stdinOf(two, "lab-worker1-prep"), "the others are unchanged");
         assert.strictEqual(stdinOf(three, "lab-cp1-init"), stdinOf(two, "lab-cp1-init"));
+    });
+
+    it("reaches hosts through a bastion, with its own user and port, the key still secret", async () => {
+        const g = await evaluate(clusterOnly(1, { ssh: { user: "ubuntu", privateKey: testKey, bastion: { address: "jump.example.com", user: "jumper", port: 2222 } } }));
+        for (const name of ["lab-cp1-prep", "lab-worker1-join", "lab-worker1-membership"]) {
+            const r = g.byName(name);
+            assert.deepStrictEqual(
+                { host: r.inputs.connection.proxy.host, user: r.inputs.connection.proxy.user, port: r.inputs.connection.proxy.port },
+                { host: "jump.example.com", user: "jumper", port: 2222 },
+                name,
+            );
+            assert.strictEqual(r.inputs.connection.proxy.privateKey, testKey, "the bastion uses the lab's key unless given its own");
+            assert.ok(r.secretInputs.includes("connection"));
+        }
+        assert.ok(!plainText(g).includes("TEST-ONLY"));
+    });
+
+    it("logs in with a password where no key is given, and as root without sudo", async () => {
+        const g = await evaluate(clusterOnly(0, { ssh: { user: "root", password: "hunter2-lab" } }));
+        const r = g.byName("lab-cp1-init");
+        assert.strictEqual(r.inputs.connection.password, "hunter2-lab");
+        assert.strictEqual(r.inputs.connection.privateKey, undefined);
+        assert.strictEqual(r.inputs.create, "bash -s -- apply");
+        assert.ok(!plainText(g).includes("hunter2-lab"));
     });
 
     it("stops on invalid configuration before declaring any resource", async () => {

@@ -12,6 +12,7 @@ CONTAINERD_VERSION='2.2.1'
 IMAGE_REPOSITORY='registry.k8s.io'
 REGISTRY_MIRRORS='docker.io https://b.example.com https://c.example.com
 registry.k8s.io https://a.example.com'
+NODE_IP=''
 
 # Where the lab records what it changed on a host, so that `remove` undoes exactly that.
 readonly LAB_STATE_DIR=/var/lib/k8s-lab
@@ -211,6 +212,7 @@ readonly SYSCTL_FILE=/etc/sysctl.d/99-k8s-lab.conf
 readonly CONTAINERD_CONFIG=/etc/containerd/config.toml
 readonly CERTS_DIR=/etc/containerd/certs.d
 readonly CRICTL_CONFIG=/etc/crictl.yaml
+readonly KUBELET_DEFAULTS=/etc/default/kubelet
 readonly KUBE_PACKAGES=(kubelet kubeadm kubectl)
 readonly SWAP_MARK='#k8s-lab-swap# '
 
@@ -428,6 +430,21 @@ configure_containerd() {
   fi
 }
 
+# On hosts with several interfaces (a VM with NAT and host-only networks), kubelet would
+# register the node with the first one; pin it to the lab's address, if the host has it.
+configure_kubelet_node_ip() {
+  [ -n "$NODE_IP" ] || return 0
+  if ! ip -o -4 addr show | grep -q "inet $NODE_IP/"; then
+    log "$NODE_IP is not on this host's interfaces (NAT?); kubelet chooses the node address itself"
+    return 0
+  fi
+  if [ -f "$KUBELET_DEFAULTS" ] && ! grep -q '^# Written by k8s-lab' "$KUBELET_DEFAULTS"; then
+    backup_file "$KUBELET_DEFAULTS"
+  fi
+  printf '# Written by k8s-lab: the node address kubelet registers.\nKUBELET_EXTRA_ARGS=--node-ip=%s\n' "$NODE_IP" |
+    write_if_changed "$KUBELET_DEFAULTS" || true
+}
+
 apply() {
   check_os
   mkdir -p "$LAB_STATE_DIR"
@@ -442,6 +459,7 @@ apply() {
     apt_quiet update
   fi
   install_kubernetes_packages
+  configure_kubelet_node_ip
   install_containerd
   configure_containerd
   if ! is_installed nfs-common; then
@@ -455,6 +473,7 @@ apply() {
 remove() {
   systemctl disable --now kubelet >/dev/null 2>&1 || true
   purge_recorded_packages "${KUBE_PACKAGES[@]}" kubernetes-cni cri-tools
+  restore_file "$KUBELET_DEFAULTS"
   rm -f "$K8S_SOURCES" "$K8S_KEYRING"
   local registry
   if [ -f "$LAB_STATE_DIR/mirrors" ]; then

@@ -13,7 +13,8 @@ import { joinTokenTtl } from "../../components/workerNode";
 import { elapsed, fingerprint, holds, hosts, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
-const prep = hostPrepScript(config.kubernetes, config.mirrors);
+/** Each host's preparation, as the program renders it: the same but for its node address. */
+const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
 const init = controlPlaneScript(kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }), "lab");
 const { cp1, worker1, worker2, solo } = hosts;
 const figures: Record<string, number> = {};
@@ -61,13 +62,13 @@ describe("real hosts", function () {
 
     describe("1. host preparation", () => {
         it("prepares one host", async () => {
-            const r = await step(solo, prep, "apply");
+            const r = await step(solo, prep(solo), "apply");
             ok(r, "prep solo");
             figures["prepare 1 host"] = r.seconds;
         });
 
         it("prepares three hosts at once", async () => {
-            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep, "apply")));
+            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep(h), "apply")));
             results.forEach((r, i) => ok(r, `prep ${[cp1, worker1, worker2][i].name}`));
             figures["prepare 3 hosts in parallel"] = elapsed(results);
         });
@@ -94,6 +95,7 @@ describe("real hosts", function () {
                 assert.strictEqual(await root(h, "apt-mark showhold"), "kubeadm\nkubectl\nkubelet\n");
                 assert.ok(await holds(h, "dpkg-query -W -f='${Status}' nfs-common | grep -q 'install ok installed'"), "nfs-common");
                 assert.strictEqual((await root(h, "systemctl is-enabled kubelet")).trim(), "enabled");
+                assert.match(await root(h, "cat /etc/default/kubelet"), new RegExp(`^KUBELET_EXTRA_ARGS=--node-ip=${h.address.replace(/\./g, "\\.")}$`, "m"), "kubelet registers the lab's address");
             });
         }
     });
@@ -101,7 +103,7 @@ describe("real hosts", function () {
     describe("2. the same preparation again", () => {
         it("exits 0 and changes nothing", async () => {
             const before = await Promise.all([cp1, worker1, worker2].map((h) => fingerprint(h, true)));
-            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep, "apply")));
+            const results = await Promise.all([cp1, worker1, worker2].map((h) => step(h, prep(h), "apply")));
             results.forEach((r) => ok(r, "prep again"));
             const after = await Promise.all([cp1, worker1, worker2].map((h) => fingerprint(h, true)));
             assert.deepStrictEqual(after, before, "files (content and times), packages, holds and units are as they were");
@@ -139,12 +141,12 @@ describe("real hosts", function () {
             const events = (await apiLog()).split("\n").filter((l) => / worker2$/.test(l)).map((l) => l.split(" ")[1]);
             assert.deepStrictEqual(events, ["register", "drain", "delete"]);
             ok(await step(worker2, workerScript("worker2", "kubeadm join expired"), "remove"), "worker reset");
-            ok(await step(worker2, prep, "remove"), "prep remove");
+            ok(await step(worker2, prep(worker2), "remove"), "prep remove");
         });
 
         it("leaves the removed host clean, with its own firewall and SSH intact", async () => {
             const h = worker2;
-            for (const path of ["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki", "/var/lib/kubelet/config.yaml", "/var/lib/etcd", "/var/lib/cni", "/var/lib/calico", "/var/lib/k8s-lab", "/etc/containerd", "/etc/crictl.yaml", "/etc/modules-load.d/k8s-lab.conf", "/etc/sysctl.d/99-k8s-lab.conf", "/etc/apt/sources.list.d/k8s-lab-kubernetes.list", "/etc/apt/keyrings/k8s-lab-kubernetes.gpg"]) {
+            for (const path of ["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki", "/var/lib/kubelet/config.yaml", "/var/lib/etcd", "/var/lib/cni", "/var/lib/calico", "/var/lib/k8s-lab", "/etc/containerd", "/etc/crictl.yaml", "/etc/modules-load.d/k8s-lab.conf", "/etc/sysctl.d/99-k8s-lab.conf", "/etc/apt/sources.list.d/k8s-lab-kubernetes.list", "/etc/apt/keyrings/k8s-lab-kubernetes.gpg", "/etc/default/kubelet"]) {
                 assert.ok(await holds(h, `! test -e ${path}`), `${path} is gone`);
             }
             assert.strictEqual(await root(h, "ls -A /etc/cni/net.d 2>/dev/null || true"), "", "no CNI configuration");
@@ -203,19 +205,19 @@ describe("real hosts", function () {
 
     describe("5. a preparation interrupted midway", () => {
         it("converges to the same state when run again", async () => {
-            ok(await step(solo, prep, "remove"), "solo prep remove");
+            ok(await step(solo, prep(solo), "remove"), "solo prep remove");
             await root(solo, "apt-get clean");
             // Cut off while dpkg is installing, as a dropped SSH session would: the script and
             // apt die at once; dpkg, which apt runs on a terminal of its own, loses that
             // terminal and dies or runs on, holding its lock.
-            const run = step(solo, prep, "apply");
+            const run = step(solo, prep(solo), "apply");
             const killer = await root(
                 solo,
                 "for _ in $(seq 1 600); do if pgrep -x dpkg >/dev/null; then pkill -KILL -f '^bash -s -- appl[y]$'; pkill -KILL -x apt-get; echo cut; exit 0; fi; sleep 0.05; done; echo missed",
             );
             assert.strictEqual(killer.trim(), "cut", "dpkg was caught running");
             assert.notStrictEqual((await run).code, 0, "the first run was cut off");
-            ok(await step(solo, prep, "apply"), "prep after the interruption");
+            ok(await step(solo, prep(solo), "apply"), "prep after the interruption");
             assert.strictEqual(await fingerprint(solo, false), await fingerprint(worker1, false), "same files, packages and units as a host prepared in one go");
         });
     });
@@ -227,8 +229,8 @@ describe("real hosts", function () {
             ok(await step(cp1, init, "remove"), "reset cp1");
             assert.ok(await holds(cp1, "! test -e /etc/kubernetes/admin.conf && ! test -e /home/lab/.kube/config"), "admin kubeconfigs are gone");
             assert.ok(!/KUBE-|cali-/.test(await root(cp1, "iptables-save")));
-            ok(await step(cp1, prep, "apply"), "prep cp1 again");
-            ok(await step(worker1, prep, "apply"), "prep worker1 again");
+            ok(await step(cp1, prep(cp1), "apply"), "prep cp1 again");
+            ok(await step(worker1, prep(worker1), "apply"), "prep worker1 again");
             ok(await step(cp1, init, "apply"), "init again");
             await join(worker1);
             assert.match(await apiLog(), /register worker1\n$/);
