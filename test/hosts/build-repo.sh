@@ -31,7 +31,7 @@ CONTROL
   sed -i '/^Depends: $/d' "$root/DEBIAN/control"
 }
 
-package kubelet "iptables, conntrack"
+package kubelet "iptables, nftables, conntrack"
 mkdir -p "$work/kubelet/lib/systemd/system"
 cat >"$work/kubelet/lib/systemd/system/kubelet.service" <<'UNIT'
 [Unit]

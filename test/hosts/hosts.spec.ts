@@ -48,8 +48,9 @@ describe("real hosts", function () {
             Object.values(hosts).map((h) =>
                 root(
                     h,
-                    "printf '/swapfile none swap sw 0 0\\n' >>/etc/fstab && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null 2>&1 && " +
-                        "iptables -N HOST-SSH && iptables -A HOST-SSH -p tcp --dport 22 -j ACCEPT && iptables -A INPUT -j HOST-SSH && iptables -P FORWARD DROP",
+                    "printf '/swapfile none swap sw 0 0\\n' >>/etc/fstab && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables nftables >/dev/null 2>&1 && " +
+                        "iptables -N HOST-SSH && iptables -A HOST-SSH -p tcp --dport 22 -j ACCEPT && iptables -A INPUT -j HOST-SSH && iptables -P FORWARD DROP && " +
+                        "nft add table inet hostfw && nft 'add chain inet hostfw input { type filter hook input priority 10; policy accept; }' && nft add rule inet hostfw input tcp dport 22 accept",
                 ),
             ),
         );
@@ -125,6 +126,10 @@ describe("real hosts", function () {
             await Promise.all([join(worker1), join(worker2)]);
             const log = await apiLog();
             for (const n of ["cp1", "worker1", "worker2"]) assert.match(log, new RegExp(`register ${n}\\n`));
+            // What the reset must clean later is really there now.
+            assert.match(await root(worker2, "nft list tables"), /^table ip kube-proxy$/m);
+            assert.match(await root(worker2, "iptables-save"), /-A INPUT -j KUBE-FIREWALL/);
+            assert.ok(await holds(worker2, "ip link show vxlan.calico"));
         });
 
         it("reruns init and join as no-ops", async () => {
@@ -156,6 +161,10 @@ describe("real hosts", function () {
             assert.match(rules, /-A INPUT -j HOST-SSH/, "the host's own INPUT rule stays");
             assert.match(rules, /-A HOST-SSH -p tcp -m tcp --dport 22 -j ACCEPT/);
             assert.match(rules, /:FORWARD DROP/, "the host's FORWARD policy stays");
+            const tables = await root(h, "nft list tables");
+            assert.doesNotMatch(tables, /kube-proxy/, "kube-proxy's nftables tables are gone");
+            assert.match(tables, /^table inet hostfw$/m, "the host's own nftables table stays");
+            assert.match(await root(h, "nft list chain inet hostfw input"), /tcp dport 22 accept/);
             for (const p of ["kubelet", "kubeadm", "kubectl", "containerd", "nfs-common"]) {
                 assert.ok(await holds(h, `! dpkg-query -W -f='\${Status}' ${p} 2>/dev/null | grep -q 'install ok installed'`), `${p} is purged`);
             }
