@@ -123,18 +123,28 @@ export function pulumiRunner(env: NodeJS.ProcessEnv = cliEnvironment(process.env
         });
         if (r.error) throw new CliError(`cannot start the Pulumi CLI (${r.error.message}); run npm ci first`);
         const stderr = r.stderr ?? "";
-        if (r.status !== 0 && /Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN/.test(stderr)) {
-            throw new CliError(cliMissing(stderr));
-        }
+        const missing = r.status !== 0 ? cliMissing(stderr) : undefined;
+        if (missing) throw missing;
         return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr };
     };
 }
 
-function cliMissing(why: string): string {
-    return (
+/** The error to show when a failed call means the CLI itself could not be downloaded. */
+export function cliMissing(stderr: string): CliError | undefined {
+    if (!/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN/.test(stderr)) return undefined;
+    return new CliError(
         `could not obtain the Pulumi CLI: the pulumi npm package downloads it from get.pulumi.com on first use, and that failed.\n` +
-        `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${why.trim()}`
+            `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${stderr.trim()}`,
     );
+}
+
+/** Refuses a stack whose configuration file names no hosts, saying how to make one. */
+export function requireHosts(dir: string, stack: string): void {
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    const config = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8"))?.config : undefined;
+    if (!config?.["k8s-lab:hosts"]) {
+        throw new CliError(`stack ${stack} has no hosts configured (k8s-lab:hosts in Pulumi.${stack}.yaml); make a lab with npm run lab -- new <name>, or copy Pulumi.dev.yaml`);
+    }
 }
 
 /** The project directory: stack configuration files live here. */
@@ -157,18 +167,14 @@ export function parseArgs(argv: string[]): { command: string; stack: string; res
 
 function main(): number {
     const { command, stack, rest } = parseArgs(process.argv.slice(2));
-    const configFile = path.join(root, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(configFile) || !YAML.parse(fs.readFileSync(configFile, "utf8"))?.config?.["k8s-lab:hosts"]) {
-        throw new CliError(`stack ${stack} has no hosts configured (k8s-lab:hosts in Pulumi.${stack}.yaml); make a lab with npm run lab -- new <name>, or copy Pulumi.dev.yaml`);
-    }
+    requireHosts(root, stack);
     const env = cliEnvironment(process.env);
     ensureLabKey(stack);
     // Selecting first makes the stack on first use, with the passphrase secrets provider.
     const select = spawnSync(pulumiBinary(), ["stack", "select", stack, "--create", "--non-interactive"], { stdio: ["ignore", "ignore", "pipe"], env, cwd: root, encoding: "utf8" });
     if (select.status !== 0) {
         const why = `${select.error?.message ?? ""}${select.stderr ?? ""}`.trim();
-        if (/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN|HTTP/.test(why)) throw new CliError(cliMissing(why));
-        throw new CliError(`pulumi stack select ${stack} failed:\n${why}`);
+        throw cliMissing(why) ?? new CliError(`pulumi stack select ${stack} failed:\n${why}`);
     }
     const flags = command === "preview" ? ["--diff"] : [];
     return run([command, "--stack", stack, ...flags, ...rest], env);
