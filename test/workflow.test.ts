@@ -42,6 +42,7 @@ describe("GitHub workflow", () => {
         assert.match(job.if, /refs\/heads\/main/);
         assert.strictEqual(job.environment, "lab");
         assert.strictEqual(pulumiStep("up")?.with?.command, "up");
+        assert.match(job["runs-on"], /vars\.LAB_RUNNER/, "up can run where the hosts are reachable");
     });
 
     it("takes the backend and passphrase from repository secrets and pins the CLI to the project's", () => {
