@@ -96,12 +96,6 @@ function pulumiBinary(): string {
     return path.join(root, "node_modules", ".bin", "pulumi");
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): number {
-    const r = spawnSync(pulumiBinary(), args, { stdio: "inherit", env, cwd: root });
-    if (r.error) throw new CliError(`cannot start the Pulumi CLI (${r.error.message}); run npm ci first`);
-    return r.status ?? 1;
-}
-
 export interface PulumiResult {
     code: number;
     stdout: string;
@@ -168,16 +162,13 @@ export function parseArgs(argv: string[]): { command: string; stack: string; res
 function main(): number {
     const { command, stack, rest } = parseArgs(process.argv.slice(2));
     requireHosts(root, stack);
-    const env = cliEnvironment(process.env);
+    const pulumi = pulumiRunner(cliEnvironment(process.env));
     ensureLabKey(stack);
     // Selecting first makes the stack on first use, with the passphrase secrets provider.
-    const select = spawnSync(pulumiBinary(), ["stack", "select", stack, "--create", "--non-interactive"], { stdio: ["ignore", "ignore", "pipe"], env, cwd: root, encoding: "utf8" });
-    if (select.status !== 0) {
-        const why = `${select.error?.message ?? ""}${select.stderr ?? ""}`.trim();
-        throw cliMissing(why) ?? new CliError(`pulumi stack select ${stack} failed:\n${why}`);
-    }
+    const select = pulumi(["stack", "select", stack, "--create", "--non-interactive"]);
+    if (select.code !== 0) throw new CliError(`pulumi stack select ${stack} failed:\n${select.stderr.trim()}`);
     const flags = command === "preview" ? ["--diff"] : [];
-    return run([command, "--stack", stack, ...flags, ...rest], env);
+    return pulumi([command, "--stack", stack, ...flags, ...rest], { interactive: true }).code;
 }
 
 if (require.main === module) {

@@ -1,14 +1,9 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
-import { evaluate, fakeJoinCommand, fakeKubeconfig, Graph } from "./harness";
+import { evaluate, fakeJoinCommand, fakeKubeconfig, Graph, plainText } from "./harness";
 
 const COMMAND = "command:remote:Command";
-
-/** Everything recorded about a graph, as text: what a state file or a log could show. */
-function plainText(g: Graph): string {
-    return JSON.stringify(g.resources.map((r) => ({ ...r, inputs: Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k))) })));
-}
 
 describe("cluster graph", function () {
     describe("a lab of one control plane and two workers", () => {

@@ -152,6 +152,11 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
     return graphOf(resources, outputs, program);
 }
 
+/** Everything recorded about a graph but its secret inputs, as text: what a state file or a log could show. */
+export function plainText(g: Graph): string {
+    return JSON.stringify(g.resources.map((r) => ({ ...r, inputs: Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k))) })));
+}
+
 /** Resolves an output (also in preview, where unknown values resolve to undefined). */
 export function outputValue<T>(o: pulumi.Output<T>): Promise<T | undefined> {
     return new Promise((resolve) => {

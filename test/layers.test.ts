@@ -4,7 +4,7 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import type { RawConfig } from "../components/config";
 import { charts, elasticStackVersion } from "../components/versions";
 import { guideLab } from "./fixtures";
-import { evaluate, Graph, Registration } from "./harness";
+import { evaluate, Graph, plainText, Registration } from "./harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const allOn = { calico: {}, ingress: {}, nfs: {}, logging: {}, monitoring: {} };
@@ -14,11 +14,6 @@ function release(g: Graph, name: string): Registration {
     const r = g.byName(name);
     assert.strictEqual(r.type, RELEASE, `${name} is a Helm release`);
     return r;
-}
-
-/** Everything outside secrets, as text: what a state file or a log could show. */
-function plainText(g: Graph): string {
-    return JSON.stringify(g.resources.map((r) => Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k)))));
 }
 
 describe("layers", () => {
