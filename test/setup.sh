@@ -3,7 +3,7 @@
 # shell linter (tier 1); for the real test hosts (tier 3), debootstrap and systemd-nspawn to
 # boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
 # apt repository of stand-in packages, ssh to reach them, python3 to serve the repository.
-# Run as root (sudo); with nothing missing it does nothing.
+# With nothing missing it does nothing; otherwise it installs as root, through sudo if need be.
 set -euo pipefail
 
 need=()
@@ -21,8 +21,11 @@ want python3 python3
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi
-[ "$(id -u)" -eq 0 ] || { echo "test/setup.sh: run as root to install ${need[*]}" >&2; exit 1; }
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "test/setup.sh: become root to install ${need[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 echo "installed ${need[*]}"
