@@ -12,6 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./components/config";
 import { Cluster } from "./components/cluster";
+import { previousLab } from "./components/previousLab";
 import { Calico } from "./components/calico";
 import { Ingress } from "./components/ingress";
 import { NfsStorage } from "./components/nfsStorage";
@@ -29,6 +30,7 @@ const cluster = new Cluster("lab", {
     ssh: config.ssh,
     kubernetes: config.kubernetes,
     mirrors,
+    previous: previousLab(),
 });
 
 /** Options for a layer: the cluster's provider, after the layers it builds on. */
@@ -60,13 +62,16 @@ const platform = [calico, ingress, storage];
 
 const logging = addons.logging && ingress && new Logging("logging", { settings: addons.logging, ingress, ...images }, layer(platform));
 
-const monitoring = addons.monitoring && ingress && new Monitoring("monitoring", { settings: addons.monitoring, ingress, ...images }, layer(platform));
+const monitoring = addons.monitoring && ingress && new Monitoring("monitoring", { settings: addons.monitoring, ingress, adoptingProvider: cluster.adoptingProvider, ...images }, layer(platform));
 
 const samples = addons.samples && ingress && new Samples("samples", { settings: addons.samples, ingress, imageRegistry: mirrors.imageRegistry }, layer(platform));
 
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerEndpoint = cluster.endpoint;
 export const nodes = cluster.nodes;
+// Read back by the next preview (components/previousLab.ts).
+export const kubernetesVersion = cluster.kubernetesVersion;
+export const clusterIdentity = cluster.identity;
 export const ingressClassName = ingress ? ingress.className : undefined;
 export const ingressBaseDomain = ingress ? ingress.settings.baseDomain : undefined;
 export const ingressHttpPort = ingress ? ingress.settings.httpNodePort : undefined;

@@ -17,6 +17,7 @@ import * as readline from "readline/promises";
 import * as YAML from "yaml";
 import { ConfigError, RawConfig, validateConfig } from "../components/config";
 import { CliError, projectRoot, PulumiRunner, pulumiRunner } from "./pulumi";
+import { forgetStack } from "./forget";
 import { verifyStack } from "./verify";
 
 const allAddons = ["calico", "ingress", "nfs", "logging", "monitoring", "samples"] as const;
@@ -38,6 +39,7 @@ export type LabCommand =
     | NewLab
     | { command: "list" }
     | { command: "rm"; name: string; yes: boolean }
+    | { command: "forget"; name: string; yes: boolean }
     | { command: "verify"; name: string };
 
 export interface Parsed {
@@ -47,7 +49,7 @@ export interface Parsed {
 
 const usage =
     "usage: npm run lab -- new <name> --host NAME=ADDRESS:ROLE[+ROLE] ... [--user U] [--key PATH | --password-env VAR] " +
-    "[--addons a,b,...] [--controller traefik] | list | rm <name> --yes | verify <name>   (all take --prefix P)";
+    "[--addons a,b,...] [--controller traefik] | list | rm <name> --yes | forget <name> --yes | verify <name>   (all take --prefix P)";
 
 /** Parses `--host cp1=192.168.56.10:control-plane` (roles joined by +). */
 export function parseHost(spec: string): { name: string; address: string; roles: string[] } {
@@ -109,6 +111,7 @@ export function parseLabArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
         case "list":
             return { prefix, lab: { command } };
         case "rm":
+        case "forget":
             return { prefix, lab: { command, name: needName(), yes: one("yes") === "true" } };
         case "verify":
             return { prefix, lab: { command, name: needName() } };
@@ -298,6 +301,9 @@ async function main(): Promise<void> {
             break;
         case "rm":
             removeLab(prefix, lab.name, lab.yes, deps);
+            break;
+        case "forget":
+            forgetStack(stackName(prefix, lab.name), lab.yes, deps.pulumi, deps.print);
             break;
         case "verify":
             process.exitCode = await verifyStack(stackName(prefix, lab.name), deps.pulumi);

@@ -13,6 +13,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { forgetStack } from "./forget";
 
 const root = path.join(__dirname, "..");
 const labDir = path.join(root, ".lab");
@@ -146,14 +147,15 @@ export const projectRoot = root;
 
 export function parseArgs(argv: string[]): { command: string; stack: string; rest: string[] } {
     const [command, ...rest] = argv;
-    if (!["preview", "up", "destroy", "refresh"].includes(command)) {
-        throw new CliError(`usage: cli/pulumi.ts preview|up|destroy|refresh [--stack NAME] [pulumi flags]`);
+    if (!["preview", "up", "destroy", "refresh", "forget"].includes(command)) {
+        throw new CliError(`usage: cli/pulumi.ts preview|up|destroy|refresh|forget [--stack NAME] [pulumi flags]`);
     }
     let stack = process.env.K8S_LAB_STACK ?? "dev";
-    const i = rest.findIndex((a) => a === "--stack" || a === "-s");
+    const i = rest.findIndex((a) => a === "--stack" || a === "-s" || a.startsWith("--stack="));
     if (i >= 0) {
-        stack = rest[i + 1];
-        rest.splice(i, 2);
+        const inline = rest[i].startsWith("--stack=");
+        stack = inline ? rest[i].slice("--stack=".length) : rest[i + 1];
+        rest.splice(i, inline ? 1 : 2);
     }
     if (!stack) throw new CliError("--stack needs a name");
     return { command, stack, rest };
@@ -167,6 +169,10 @@ function main(): number {
     // Selecting first makes the stack on first use, with the passphrase secrets provider.
     const select = pulumi(["stack", "select", stack, "--create", "--non-interactive"]);
     if (select.code !== 0) throw new CliError(`pulumi stack select ${stack} failed:\n${select.stderr.trim()}`);
+    if (command === "forget") {
+        forgetStack(stack, rest.includes("--yes"), pulumi, (line) => console.log(line));
+        return 0;
+    }
     const flags = command === "preview" ? ["--diff"] : [];
     return pulumi([command, "--stack", stack, ...flags, ...rest], { interactive: true }).code;
 }

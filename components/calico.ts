@@ -22,11 +22,11 @@ export class Calico extends pulumi.ComponentResource {
         super("k8s-lab:layers:Calico", name, {}, opts);
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: "tigera-operator" } }, { parent: this });
         const common = { namespace: namespace.metadata.name, chartRepositories: args.chartRepositories ?? {} };
-        const crds = chartRelease(`${name}-crds`, charts.calicoCrds, { ...common, values: {} }, { parent: this });
+        const crds = chartRelease(`${name}-crds`, charts.calicoCrds, { ...common, releaseName: "calico-crds", values: {} }, { parent: this });
         chartRelease(
             `${name}-operator`,
             charts.tigeraOperator,
-            { ...common, values: deepMerge(calicoValues(args.settings, args.podSubnet, args.imageRegistry), args.settings.values) },
+            { ...common, releaseName: "tigera-operator", values: deepMerge(calicoValues(args.settings, args.podSubnet, args.imageRegistry), args.settings.values) },
             { parent: this, dependsOn: [crds] },
         );
         this.registerOutputs({});

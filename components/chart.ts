@@ -29,16 +29,23 @@ export interface MirrorOptions {
 }
 
 export interface ReleaseArgs {
+    /** The release's name in `helm ls`: stable, so that users recognise it. */
+    releaseName: string;
     namespace: pulumi.Input<string>;
     values: Record<string, unknown>;
     /** Upstream repository URL -> mirror URL. */
     chartRepositories: Record<string, string>;
 }
 
+/**
+ * A pinned chart as a Release. A new chart or release name replaces it delete-first: two
+ * generations of a controller cannot coexist (NodePorts, cluster-wide objects, CRDs).
+ */
 export function chartRelease(name: string, pin: ChartPin, args: ReleaseArgs, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
     return new k8s.helm.v3.Release(
         name,
         {
+            name: args.releaseName,
             chart: pin.chart,
             version: pin.version,
             repositoryOpts: { repo: args.chartRepositories[pin.repo] ?? pin.repo },
@@ -47,6 +54,6 @@ export function chartRelease(name: string, pin: ChartPin, args: ReleaseArgs, opt
             // Lab hosts pull images over ordinary links; give first installs time.
             timeout: 900,
         },
-        opts,
+        { ...opts, deleteBeforeReplace: true, replaceOnChanges: ["name", "chart"] },
     );
 }

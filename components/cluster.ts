@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings } from "./config";
-import { ControlPlane } from "./controlPlane";
+import { ControlPlane, PreviousLab } from "./controlPlane";
 import { HostPrep } from "./hostPrep";
 import { WorkerNode } from "./workerNode";
 
@@ -16,6 +16,8 @@ export interface ClusterArgs {
     kubernetes: KubernetesSettings;
     /** Package and image mirrors. Required. */
     mirrors: MirrorSettings;
+    /** The lab as its last update left it, for the version and identity checks at preview. Default none. */
+    previous?: PreviousLab;
 }
 
 export interface NodeInfo {
@@ -27,7 +29,8 @@ export interface NodeInfo {
  * A kubeadm cluster on plain hosts: every host prepared in parallel, `kubeadm init` on the
  * control plane, workers joined in parallel, and a Kubernetes provider built from the admin
  * kubeconfig for the layers on top. Destroy runs the other way: nodes drained and reset
- * before the control plane is reset, hosts un-prepared last.
+ * before the control plane is reset, hosts un-prepared last. The README's "Changing a lab"
+ * says what each kind of change replaces or updates, step by step.
  */
 export class Cluster extends pulumi.ComponentResource {
     /** The admin kubeconfig (secret). */
@@ -36,10 +39,20 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly endpoint: string;
     /** The provider every Kubernetes object of the lab goes through. */
     public readonly provider: k8s.Provider;
+    /**
+     * The same cluster, for the namespaces that outlive their layer (retainOnDelete): creating
+     * one that a removed layer left behind adopts it instead of failing. Nothing else uses it,
+     * because adopting by name is how a renamed resource deletes a live object.
+     */
+    public readonly adoptingProvider: k8s.Provider;
     /** The nodes and their roles. */
     public readonly nodes: NodeInfo[];
     /** Hosts prepared by the cluster, by name, for layers that run more host steps. */
     public readonly prepared: Record<string, pulumi.Resource>;
+    /** The Kubernetes version the cluster runs once this update is done. */
+    public readonly kubernetesVersion: string;
+    /** What makes the cluster this cluster (components/lifecycle.ts). */
+    public readonly identity: string[];
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:Cluster", name, {}, opts);
@@ -60,6 +73,7 @@ export class Cluster extends pulumi.ComponentResource {
                 singleNode: workers.length === 0,
                 clusterName: "k8s-lab",
                 prepared: this.prepared[args.controlPlane.name],
+                previous: args.previous,
             },
             { parent: this },
         );
@@ -69,10 +83,11 @@ export class Cluster extends pulumi.ComponentResource {
                     `${name}-${host.name}`,
                     {
                         host,
-                        controlPlaneHost: args.controlPlane,
                         ssh: args.ssh,
+                        kubernetes: args.kubernetes,
                         prepared: this.prepared[host.name],
                         controlPlaneInit: controlPlane.init,
+                        adminKubeconfig: controlPlane.kubeconfig,
                     },
                     { parent: this },
                 ).member,
@@ -82,13 +97,18 @@ export class Cluster extends pulumi.ComponentResource {
         this.endpoint = controlPlane.endpoint;
         this.provider = new k8s.Provider(
             `${name}-provider`,
-            {
-                kubeconfig: this.kubeconfig,
-                // A lab whose hosts are gone can still be destroyed: its objects went with it.
-                deleteUnreachable: true,
-            },
+            // deleteUnreachable stays off: a refresh from off the lab's network must not drop the
+            // lab's objects from state. A lab whose hosts are gone is forgotten instead (npm run lab -- forget).
+            { kubeconfig: this.kubeconfig },
             { parent: this, dependsOn: [controlPlane, ...members] },
         );
+        this.adoptingProvider = new k8s.Provider(
+            `${name}-adopting-provider`,
+            { kubeconfig: this.kubeconfig, upsertExistingObjects: true },
+            { parent: this, dependsOn: [controlPlane, ...members] },
+        );
+        this.kubernetesVersion = args.kubernetes.version;
+        this.identity = controlPlane.identity;
         this.nodes = [args.controlPlane, ...workers].map((h) => ({ name: h.name, roles: h.roles }));
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
     }

@@ -2,9 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, KubernetesSettings, SshSettings } from "./config";
 import { kubeadmConfig } from "./kubeadm";
-import { asRoot, runCommand, sha256 } from "./render";
+import { clusterIdentity, identityChangeNotice, versionMoveNotice, versionMoveProblem } from "./lifecycle";
+import { asRoot, runCommand } from "./render";
 import { controlPlaneScript } from "./scripts";
 import { connectionFor } from "./ssh";
+
+/** What the lab's last update left, read back from the stack's own outputs. */
+export interface PreviousLab {
+    /** The Kubernetes version the lab runs; undefined for a lab not built yet. */
+    kubernetesVersion: pulumi.Output<string | undefined>;
+    /** The cluster's identity lines; undefined for a lab not built yet. */
+    clusterIdentity: pulumi.Output<string[] | undefined>;
+}
 
 export interface ControlPlaneArgs {
     /** The control-plane host. Required. */
@@ -19,12 +28,18 @@ export interface ControlPlaneArgs {
     clusterName?: string;
     /** The host's preparation; `kubeadm init` waits for it. Required. */
     prepared: pulumi.Resource;
+    /** The lab as its last update left it: a downgrade or a skipped minor stops the preview. Default none (no check). */
+    previous?: PreviousLab;
 }
 
 /**
  * `kubeadm init` on the control-plane host (`scripts/control-plane.sh`), and the admin
- * kubeconfig read back as a secret. A changed kubeadm configuration resets the host before
- * it initialises it again (delete before replace), and its workers join again.
+ * kubeconfig read back as a secret.
+ *
+ * Replaced (reset first, then a new cluster) only when the cluster's identity changes: its
+ * name, endpoint, subnets or host. Anything else updates it in place by running the script
+ * again: a newer version upgrades the control plane, a first worker taints it, a script edit
+ * does nothing on the host.
  */
 export class ControlPlane extends pulumi.ComponentResource {
     /** The init step: joins wait for it, and a new one means new joins. */
@@ -33,36 +48,40 @@ export class ControlPlane extends pulumi.ComponentResource {
     public readonly kubeconfig: pulumi.Output<string>;
     /** The API server URL, e.g. https://192.168.56.10:6443. */
     public readonly endpoint: string;
+    /** The cluster's identity lines (the init step's triggers). */
+    public readonly identity: string[];
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:ControlPlane", name, {}, opts);
         const { host, kubernetes } = args;
+        const clusterName = args.clusterName ?? "k8s-lab";
+        const singleNode = args.singleNode ?? false;
         const connection = connectionFor(host, args.ssh);
-        const script = controlPlaneScript(
-            kubeadmConfig({
-                controlPlane: host,
-                kubernetes,
-                singleNode: args.singleNode ?? false,
-                clusterName: args.clusterName ?? "k8s-lab",
-            }),
-            host.user,
-        );
+        this.identity = clusterIdentity({ clusterName, controlPlane: host, kubernetes });
+        const script = controlPlaneScript({
+            kubeadmConfig: kubeadmConfig({ controlPlane: host, kubernetes, singleNode, clusterName }),
+            identity: this.identity,
+            nodeName: host.name,
+            kubernetes,
+            singleNode,
+            user: host.user,
+        });
         this.init = new command.remote.Command(
             `${name}-init`,
             {
                 connection,
-                stdin: script,
+                stdin: args.previous ? this.checked(args.previous, kubernetes.version).apply(() => script) : script,
                 create: runCommand(host.user, "apply"),
                 delete: runCommand(host.user, "remove"),
                 addPreviousOutputInEnv: false,
-                triggers: [sha256(script)],
+                triggers: this.identity,
             },
             {
                 parent: this,
                 dependsOn: [args.prepared],
                 // Reset must run before a new init on the same host, never after it.
                 deleteBeforeReplace: true,
-                customTimeouts: { create: "20m", delete: "10m" },
+                customTimeouts: { create: "20m", update: "30m", delete: "10m" },
             },
         );
         const kubeconfig = new command.remote.Command(
@@ -79,5 +98,15 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.kubeconfig = pulumi.secret(kubeconfig.stdout);
         this.endpoint = `https://${kubernetes.controlPlaneEndpoint}:${kubernetes.apiServerPort}`;
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
+    }
+
+    /** Stops the preview on a version move kubeadm cannot make, and says what a move or a new identity will do. */
+    private checked(previous: PreviousLab, version: string): pulumi.Output<void> {
+        return pulumi.all([previous.kubernetesVersion, previous.clusterIdentity]).apply(([was, identity]) => {
+            const problem = versionMoveProblem(was, version);
+            if (problem) throw new pulumi.RunError(problem);
+            const notices = [versionMoveNotice(was, version), identityChangeNotice(identity, this.identity)];
+            for (const notice of notices) if (notice) pulumi.log.warn(notice, this);
+        });
     }
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, KubernetesSettings, MirrorSettings, SshSettings } from "./config";
+import { hostTriggers } from "./lifecycle";
 import { runCommand } from "./render";
 import { hostPrepScript } from "./scripts";
 import { isIpv4 } from "./net";
@@ -21,8 +22,10 @@ export interface HostPrepArgs {
  * Prepares one host for Kubernetes (swap, kernel, containerd, kubelet/kubeadm/kubectl,
  * nfs-common) with `scripts/host-prep.sh`, and takes that back on delete.
  *
- * A changed script (a new mirror, say) updates the host in place: the script is idempotent,
- * so re-running it changes only what differs. An unchanged script means no remote work.
+ * Replaced (undone on the old machine first) only when the host's address changes. Anything
+ * else, a new mirror, a script edit, another SSH user, a version bump, updates the host in
+ * place: the script is idempotent, so re-running it changes only what differs. On a node of a
+ * running cluster it leaves the Kubernetes packages to the upgrade steps.
  */
 export class HostPrep extends pulumi.ComponentResource {
     /** The preparation step; whatever needs a prepared host depends on it. */
@@ -38,8 +41,9 @@ export class HostPrep extends pulumi.ComponentResource {
                 create: runCommand(args.host.user, "apply"),
                 delete: runCommand(args.host.user, "remove"),
                 addPreviousOutputInEnv: false,
+                triggers: hostTriggers(args.host),
             },
-            { parent: this, customTimeouts: { create: "30m", update: "30m", delete: "20m" } },
+            { parent: this, deleteBeforeReplace: true, customTimeouts: { create: "30m", update: "30m", delete: "20m" } },
         );
         this.registerOutputs({});
     }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { IngressSettings } from "./config";
 import { chartRelease, MirrorOptions } from "./chart";
-import { deepMerge, ingressClassName, ingressNginxValues, ingressWarning, traefikValues } from "./values";
+import { deepMerge, ingressClassName, ingressNginxValues, ingressWarning, nginxIngressClass, traefikValues } from "./values";
 import { charts } from "./versions";
 
 export interface IngressArgs extends MirrorOptions {
@@ -34,23 +34,29 @@ export class Ingress extends pulumi.ComponentResource implements UiRoutes {
         const warning = ingressWarning(settings.controller);
         if (warning) pulumi.log.warn(warning, this);
         const traefik = settings.controller === "traefik";
-        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: traefik ? "traefik" : "ingress-nginx" } }, { parent: this });
+        // A switch of controller replaces namespace and release delete-first: the old controller
+        // holds the NodePorts until it is gone.
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: traefik ? "traefik" : "ingress-nginx" } },
+            { parent: this, deleteBeforeReplace: true },
+        );
         const values = traefik ? traefikValues(settings, args.imageRegistry) : ingressNginxValues(settings, args.imageRegistry);
-        chartRelease(
+        const controller = chartRelease(
             `${name}-controller`,
             traefik ? charts.traefik : charts.ingressNginx,
-            { namespace: namespace.metadata.name, values: deepMerge(values, settings.values), chartRepositories: args.chartRepositories ?? {} },
+            {
+                releaseName: traefik ? "traefik" : "ingress-nginx",
+                namespace: namespace.metadata.name,
+                values: deepMerge(values, settings.values),
+                chartRepositories: args.chartRepositories ?? {},
+            },
             { parent: this },
         );
-        if (traefik) {
-            // Traefik's nginx provider serves the IngressClass of ingress-nginx's controller;
-            // no chart creates that class once ingress-nginx is gone, so the lab does.
-            new k8s.networking.v1.IngressClass(
-                `${name}-nginx-class`,
-                { metadata: { name: "nginx" }, spec: { controller: "k8s.io/ingress-nginx" } },
-                { parent: this },
-            );
-        }
+        // The lab owns the `nginx` class whichever controller serves it (ingress-nginx itself, or
+        // Traefik's nginx provider), so a switch updates it in place instead of handing it over
+        // between two charts. It is created after the controller, so after the old one is gone.
+        new k8s.networking.v1.IngressClass(`${name}-nginx-class`, nginxIngressClass(settings.controller), { parent: this, dependsOn: [controller] });
         this.className = ingressClassName(settings.controller);
         this.settings = settings;
         this.registerOutputs({ className: this.className });

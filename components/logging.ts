@@ -42,7 +42,7 @@ export class Logging extends pulumi.ComponentResource {
         const operator = chartRelease(
             `${name}-operator`,
             charts.eckOperator,
-            { namespace: operatorNamespace.metadata.name, values: eckOperatorValues(args.imageRegistry), chartRepositories: repos },
+            { releaseName: "eck-operator", namespace: operatorNamespace.metadata.name, values: eckOperatorValues(args.imageRegistry), chartRepositories: repos },
             { parent: this },
         );
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: "logging" } }, { parent: this });
@@ -95,7 +95,7 @@ export class Logging extends pulumi.ComponentResource {
         chartRelease(
             `${name}-fluent-bit`,
             charts.fluentBit,
-            { namespace: ns, values: deepMerge(fluentBitValues("logging", args.imageRegistry), args.settings.values), chartRepositories: repos },
+            { releaseName: "fluent-bit", namespace: ns, values: deepMerge(fluentBitValues("logging", args.imageRegistry), args.settings.values), chartRepositories: repos },
             { parent: this, dependsOn: [elasticsearch] },
         );
         this.kibanaUrl = uiUrl("kibana", args.ingress.settings);

@@ -12,6 +12,8 @@ export interface MonitoringArgs extends MirrorOptions {
     settings: MonitoringSettings;
     /** The ingress layer, which publishes the UIs. Required. */
     ingress: UiRoutes;
+    /** A provider that adopts an existing namespace (Cluster.adoptingProvider), for the kept `monitoring` namespace. Required. */
+    adoptingProvider: k8s.Provider;
 }
 
 /**
@@ -19,6 +21,10 @@ export interface MonitoringArgs extends MirrorOptions {
  * dashboards, node-exporter and kube-state-metrics, scraping the control-plane components the
  * kubeadm configuration exposes. Grafana's admin password is generated and kept in a Secret the
  * chart reads.
+ *
+ * Turning the layer off keeps the `monitoring` namespace and the claims Prometheus and
+ * Alertmanager made (with their data), as `helm uninstall` does; turning it on again adopts
+ * them. A full destroy takes them with the cluster.
  */
 export class Monitoring extends pulumi.ComponentResource {
     public readonly grafanaUrl: string;
@@ -29,7 +35,11 @@ export class Monitoring extends pulumi.ComponentResource {
 
     constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:layers:Monitoring", name, {}, opts);
-        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: "monitoring" } }, { parent: this });
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: "monitoring" } },
+            { parent: this, provider: args.adoptingProvider, retainOnDelete: true },
+        );
         const password = new random.RandomPassword(`${name}-grafana-password`, { length: 24, special: false }, { parent: this });
         const admin = new k8s.core.v1.Secret(
             `${name}-grafana-admin`,
@@ -43,6 +53,7 @@ export class Monitoring extends pulumi.ComponentResource {
             `${name}-stack`,
             charts.kubePrometheusStack,
             {
+                releaseName: "kube-prometheus-stack",
                 namespace: namespace.metadata.name,
                 values: deepMerge(kubePrometheusStackValues(args.settings, args.ingress.settings, args.ingress.className, args.imageRegistry), args.settings.values),
                 chartRepositories: args.chartRepositories ?? {},

@@ -48,7 +48,7 @@ export class NfsStorage extends pulumi.ComponentResource {
         const driver = chartRelease(
             `${name}-driver`,
             charts.csiDriverNfs,
-            { namespace: namespace.metadata.name, values: deepMerge(csiDriverNfsValues(args.imageRegistry), settings.values), chartRepositories: args.chartRepositories ?? {} },
+            { releaseName: "csi-driver-nfs", namespace: namespace.metadata.name, values: deepMerge(csiDriverNfsValues(args.imageRegistry), settings.values), chartRepositories: args.chartRepositories ?? {} },
             { parent: this },
         );
         // StorageClass parameters cannot change in place, and the name stays: delete first.

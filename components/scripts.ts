@@ -30,16 +30,47 @@ export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings,
     });
 }
 
-export function controlPlaneScript(kubeadmConfig: string, user: string): string {
-    return renderScript("control-plane", { KUBEADM_CONFIG: kubeadmConfig, KUBECONFIG_USER: user });
+export interface ControlPlaneScriptInput {
+    /** The rendered kubeadm configuration. */
+    kubeadmConfig: string;
+    /** The cluster's identity lines (components/lifecycle.ts). */
+    identity: string[];
+    nodeName: string;
+    kubernetes: KubernetesSettings;
+    singleNode: boolean;
+    /** The SSH user, who gets a copy of the admin kubeconfig. */
+    user: string;
 }
 
-export function workerScript(nodeName: string, joinCommand: string): string {
-    return renderScript("worker", { NODE_NAME: nodeName, JOIN_COMMAND: joinCommand.trim() });
+export function controlPlaneScript(input: ControlPlaneScriptInput): string {
+    return renderScript("control-plane", {
+        KUBEADM_CONFIG: input.kubeadmConfig,
+        CLUSTER_IDENTITY: input.identity.join("\n"),
+        NODE_NAME: input.nodeName,
+        K8S_VERSION: input.kubernetes.version,
+        K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
+        SINGLE_NODE: String(input.singleNode),
+        KUBECONFIG_USER: input.user,
+    });
 }
 
-export function membershipScript(nodeName: string): string {
-    return renderScript("node-membership", { NODE_NAME: nodeName });
+export interface WorkerScriptInput {
+    nodeName: string;
+    kubernetes: KubernetesSettings;
+    /** Life of the join token the step makes when it joins, e.g. `10m`. */
+    joinTokenTtl: string;
+    /** The admin kubeconfig (secret). */
+    adminKubeconfig: string;
+}
+
+export function workerScript(input: WorkerScriptInput): string {
+    return renderScript("worker", {
+        NODE_NAME: input.nodeName,
+        K8S_VERSION: input.kubernetes.version,
+        K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
+        JOIN_TOKEN_TTL: input.joinTokenTtl,
+        ADMIN_KUBECONFIG: input.adminKubeconfig,
+    });
 }
 
 export function nfsServerScript(exportPath: string, clients: string[], deleteData: boolean): string {

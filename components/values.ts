@@ -80,7 +80,8 @@ export function ingressNginxValues(ingress: IngressSettings, imageRegistry?: str
     const registry = imageRegistry ? { image: { registry: imageRegistry } } : {};
     return {
         controller: {
-            ingressClassResource: { name: "nginx", enabled: true, default: true },
+            // The lab owns the class (nginxIngressClass), so that a switch of controller keeps it.
+            ingressClassResource: { name: "nginx", enabled: false },
             ingressClass: "nginx",
             service: {
                 type: "NodePort",
@@ -89,6 +90,18 @@ export function ingressNginxValues(ingress: IngressSettings, imageRegistry?: str
             ...registry,
             ...(imageRegistry ? { admissionWebhooks: { patch: registry } } : {}),
         },
+    };
+}
+
+/**
+ * The `nginx` IngressClass, owned by the lab: served by ingress-nginx (the cluster's default
+ * class then) or by Traefik's nginx provider (Traefik's own class is the default then).
+ */
+export function nginxIngressClass(controller: IngressController): Values {
+    const isDefault = controller !== "traefik";
+    return {
+        metadata: { name: "nginx", annotations: { "ingressclass.kubernetes.io/is-default-class": String(isDefault) } },
+        spec: { controller: "k8s.io/ingress-nginx" },
     };
 }
 

@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# Initialises the control plane with kubeadm (apply) and resets the host (remove).
+# The control plane, on its host.
+#   apply   kubeadm init on a fresh host. On a host that is the lab's control plane already,
+#           it brings it to the configuration: upgrades it when the lab's Kubernetes version
+#           is newer (kubeadm upgrade apply, then kubelet and kubectl), and sets or lifts the
+#           control-plane taint as workers come and go. A different cluster identity is
+#           refused: the program replaces this step (reset first) for that.
+#   remove  resets the host.
 #
 # Parameters:
-#   KUBEADM_CONFIG   the kubeadm.k8s.io/v1beta4 configuration (InitConfiguration and friends)
-#   KUBECONFIG_USER  login user who also gets ~/.kube/config (the SSH user; root is skipped)
+#   KUBEADM_CONFIG       the kubeadm.k8s.io/v1beta4 configuration (InitConfiguration and friends)
+#   CLUSTER_IDENTITY     what makes this cluster this cluster (name, endpoint, subnets, host)
+#   NODE_NAME            the control plane's node name
+#   K8S_VERSION          the lab's Kubernetes patch version, e.g. 1.37.1
+#   K8S_PACKAGE_VERSION  Debian version of kubelet/kubeadm/kubectl, e.g. 1.37.1-1.1
+#   SINGLE_NODE          true when the lab has no workers: the control plane takes workloads
+#   KUBECONFIG_USER      login user who also gets ~/.kube/config (the SSH user; root is skipped)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly CONFIG_DIR="$LAB_STATE_DIR/kubeadm"
 readonly ADMIN_CONF=/etc/kubernetes/admin.conf
+readonly TAINT=node-role.kubernetes.io/control-plane:NoSchedule
+
+kube() { kubectl --kubeconfig "$ADMIN_CONF" "$@"; }
 
 wait_for_api() {
   local i
   for i in $(seq 1 60); do
-    if kubectl --kubeconfig "$ADMIN_CONF" get --raw=/readyz >/dev/null 2>&1; then return 0; fi
+    if kube get --raw=/readyz >/dev/null 2>&1; then return 0; fi
     [ "$i" -lt 60 ] && sleep 5
   done
   die "the API server did not become ready within 5 minutes; see journalctl -u kubelet on this host"
@@ -30,30 +44,102 @@ copy_kubeconfig() {
   grep -qx "$home" "$LAB_STATE_DIR/kubeconfig-copies" 2>/dev/null || printf '%s\n' "$home" >>"$LAB_STATE_DIR/kubeconfig-copies"
 }
 
+# kubeadm init makes a bootstrap token that lives 24 hours and prints it in its log. Workers
+# make their own token when they join, so this one is deleted and kept out of the log.
+forget_init_token() {
+  local log="$CONFIG_DIR/init.log" id
+  [ -f "$log" ] || return 0
+  id=$(sed -n -E 's/.*--token ([a-z0-9]{6})\.[a-z0-9]{16}.*/\1/p' "$log" | head -n 1)
+  [ -z "$id" ] || kubeadm token delete --kubeconfig "$ADMIN_CONF" "$id" >/dev/null 2>&1 || true
+  sed -i -E -e 's/--token [a-z0-9.]+/--token <deleted>/' -e 's/sha256:[0-9a-f]{64}/sha256:<omitted>/' "$log"
+  chmod 0600 "$log"
+}
+
+init() {
+  local config="$CONFIG_DIR/init.yaml"
+  printf '%s\n' "$KUBEADM_CONFIG" | write_if_changed "$config" 0600 || true
+  log "kubeadm init"
+  # A failed init leaves half a control plane behind; reset it so that the next run starts clean.
+  if ! kubeadm init --config "$config" >"$CONFIG_DIR/init.log" 2>&1; then
+    chmod 0600 "$CONFIG_DIR/init.log"
+    grep -v -e '--token' -e 'discovery-token' "$CONFIG_DIR/init.log" | tail -n 30 >&2
+    node_reset
+    die "kubeadm init failed (the host was reset, so the next pulumi up retries from scratch)"
+  fi
+  printf '%s\n' "$CLUSTER_IDENTITY" >"$CONFIG_DIR/identity"
+}
+
+node_version() {
+  kubelet --version 2>/dev/null | sed -E 's/^Kubernetes v//'
+}
+
+minor_of() { cut -d. -f1,2 <<<"$1"; }
+
+# kubeadm's documented order: kubeadm first, `upgrade apply`, then drain, kubelet and kubectl,
+# restart, uncordon. Workers follow in their own step, after this one.
+upgrade() {
+  local current="$1"
+  local from to next
+  from=$(minor_of "$current")
+  to=$(minor_of "$K8S_VERSION")
+  next=$(awk -F. '{ print $1 "." $2 + 1 }' <<<"$from")
+  if [ "$to" != "$from" ] && [ "$to" != "$next" ]; then
+    die "Kubernetes $current cannot be upgraded to $K8S_VERSION in one step; kubeadm upgrades one minor at a time (go to $next first)"
+  fi
+  log "upgrading the control plane from $current to $K8S_VERSION"
+  move_held_packages "$K8S_PACKAGE_VERSION" kubeadm
+  if ! kubeadm upgrade apply "v$K8S_VERSION" -y >"$CONFIG_DIR/upgrade.log" 2>&1; then
+    tail -n 30 "$CONFIG_DIR/upgrade.log" >&2
+    die "kubeadm upgrade apply v$K8S_VERSION failed; the cluster still runs $current (see $CONFIG_DIR/upgrade.log)"
+  fi
+  if [ "$SINGLE_NODE" != true ]; then
+    kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --force --timeout=300s >&2 ||
+      log "drain of $NODE_NAME did not finish; upgrading its kubelet anyway"
+  fi
+  move_held_packages "$K8S_PACKAGE_VERSION" kubelet kubectl
+  systemctl daemon-reload
+  systemctl restart kubelet
+  wait_for_api
+  kube uncordon "$NODE_NAME" >&2
+  log "control plane upgraded to $K8S_VERSION"
+}
+
+reconcile() {
+  if [ -f "$CONFIG_DIR/identity" ] && [ "$(cat "$CONFIG_DIR/identity")" != "$CLUSTER_IDENTITY" ]; then
+    die "this host is the control plane of another cluster ($(tr '\n' ' ' <"$CONFIG_DIR/identity")); pulumi resets it before a new init, or run: sudo kubeadm reset -f"
+  fi
+  printf '%s\n' "$CLUSTER_IDENTITY" >"$CONFIG_DIR/identity"
+  wait_for_api
+  local current
+  current=$(node_version)
+  if [ -n "$current" ] && version_newer "$K8S_VERSION" "$current"; then
+    upgrade "$current"
+  elif [ -n "$current" ] && version_newer "$current" "$K8S_VERSION"; then
+    die "the cluster runs Kubernetes $current, newer than $K8S_VERSION; kubeadm cannot downgrade (a new cluster needs a destroy first)"
+  fi
+  printf '%s\n' "$KUBEADM_CONFIG" | write_if_changed "$CONFIG_DIR/init.yaml" 0600 || true
+  log "control plane already initialised, on Kubernetes $K8S_VERSION"
+}
+
+# Workers come and go; the control plane takes workloads only while it is the only node.
+apply_taint() {
+  if [ "$SINGLE_NODE" = true ]; then
+    kube taint node "$NODE_NAME" "$TAINT-" >/dev/null 2>&1 || true
+  else
+    kube taint node "$NODE_NAME" "$TAINT" --overwrite >/dev/null
+  fi
+}
+
 apply() {
   mkdir -p "$CONFIG_DIR"
-  local config="$CONFIG_DIR/init.yaml" wanted
-  wanted=$(mktemp)
-  printf '%s\n' "$KUBEADM_CONFIG" >"$wanted"
   if [ -f "$ADMIN_CONF" ]; then
-    if ! cmp -s "$wanted" "$config"; then
-      rm -f "$wanted"
-      die "this host is already a control plane with another configuration; pulumi resets it before a new init, or run: sudo kubeadm reset -f"
-    fi
-    rm -f "$wanted"
-    log "control plane already initialised"
+    reconcile
   else
-    install -m 0600 "$wanted" "$config"
-    rm -f "$wanted"
-    log "kubeadm init"
-    # A failed init leaves half a control plane behind; reset it so that the next run starts clean.
-    if ! kubeadm init --config "$config" >"$CONFIG_DIR/init.log" 2>&1; then
-      tail -n 30 "$CONFIG_DIR/init.log" >&2
-      node_reset
-      die "kubeadm init failed (the host was reset, so the next pulumi up retries from scratch)"
-    fi
+    init
   fi
   wait_for_api
+  forget_init_token
+  apply_taint
   install -d -m 0700 /root/.kube
   install -m 0600 "$ADMIN_CONF" /root/.kube/config
   copy_kubeconfig

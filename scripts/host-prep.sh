@@ -101,12 +101,19 @@ add_apt_source() {
 }
 
 install_kubernetes_packages() {
-  local p current need=0
+  local p current need=0 installed=0
   for p in "${KUBE_PACKAGES[@]}"; do
     current=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
     [ "$current" = "$K8S_PACKAGE_VERSION" ] || need=1
+    [ -z "$current" ] || installed=1
   done
   [ "$need" -eq 1 ] || return 0
+  # On a node of a running cluster a version bump is an upgrade, which must move the control
+  # plane first and each node in turn: the control-plane and worker steps do that.
+  if [ "$installed" -eq 1 ] && [ -f /etc/kubernetes/kubelet.conf ]; then
+    log "kubelet, kubeadm and kubectl stay as they are until this node's upgrade step moves them to $K8S_PACKAGE_VERSION"
+    return 0
+  fi
   apt_quiet update
   install_packages kubelet="$K8S_PACKAGE_VERSION" kubeadm="$K8S_PACKAGE_VERSION" kubectl="$K8S_PACKAGE_VERSION"
   apt-mark hold "${KUBE_PACKAGES[@]}" >/dev/null

@@ -141,6 +141,32 @@ restore_file() {
   fi
 }
 
+# True when version $1 is newer than version $2 (both like 1.37.1).
+version_newer() {
+  [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -n 1)" = "$1" ]
+}
+
+# Moves held packages to one Debian version and holds them again (an upgrade step).
+move_held_packages() {
+  local version="$1" p specs=()
+  shift
+  for p in "$@"; do specs+=("$p=$version"); done
+  apt-mark unhold "$@" >/dev/null
+  apt_quiet update
+  apt_quiet install --no-install-recommends --allow-change-held-packages "${specs[@]}"
+  apt-mark hold "$@" >/dev/null
+}
+
+# Writes the admin kubeconfig a step was given to a private file that is removed when the
+# script ends, and prints its path. Nothing the step leaves on the host can reach the cluster.
+admin_kubeconfig_file() {
+  local file
+  file=$(mktemp /run/k8s-lab-admin.XXXXXX)
+  chmod 0600 "$file"
+  printf '%s\n' "$1" >"$file"
+  printf '%s\n' "$file"
+}
+
 # Removes only the iptables rules and chains that Kubernetes, kube-proxy and the CNI plugins
 # made. The host's own rules and chain policies are kept as they are: the filtered save is
 # restored table by table, so INPUT policy and SSH rules are never flushed.
@@ -164,14 +190,48 @@ clean_kubernetes_iptables() {
   fi
 }
 
-# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean.
+# Mount points under a directory, deepest first (as the kernel lists them, octal escapes kept).
+mounts_under() {
+  awk -v dir="$1" '$2 == dir || index($2, dir "/") == 1 { print $3 " " $2 }' /proc/self/mounts | sort -k2 -r
+}
+
+# Unmounts what kubelet mounted for pods. NFS is detached lazily, so that a server that is
+# already gone cannot hang the reset; anything else gets a bounded try first.
+unmount_under() {
+  local type mnt
+  while read -r type mnt; do
+    case "$type" in
+      nfs | nfs4) umount -l "$mnt" 2>/dev/null || true ;;
+      *) timeout 30 umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true ;;
+    esac
+  done < <(mounts_under "$1")
+}
+
+# Empties a directory without ever crossing into a mount: it refuses while anything is still
+# mounted below it, and rm stays on the directory's own file system either way.
+empty_dir_safely() {
+  local dir="$1"
+  [ -d "$dir" ] || return 0
+  unmount_under "$dir"
+  if [ -n "$(mounts_under "$dir")" ]; then
+    log "left $dir as it is: still mounted below it: $(mounts_under "$dir" | cut -d' ' -f2 | tr '\n' ' ')"
+    return 0
+  fi
+  find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+}
+
+# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean. Pod volumes
+# are unmounted first, so neither kubeadm nor rm can reach into an NFS export through them.
 node_reset() {
+  unmount_under /var/lib/kubelet
   if command -v kubeadm >/dev/null; then
-    kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock >/dev/null 2>&1 || kubeadm reset -f >/dev/null 2>&1 || true
+    timeout 180 kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock >/dev/null 2>&1 ||
+      timeout 180 kubeadm reset -f >/dev/null 2>&1 || true
   fi
   systemctl stop kubelet 2>/dev/null || true
+  empty_dir_safely /var/lib/kubelet
   rm -rf /etc/cni/net.d/* /var/lib/cni /var/lib/calico /var/run/calico /var/log/calico \
-    /var/lib/kubelet/* /var/lib/etcd /etc/kubernetes/*.conf /etc/kubernetes/pki \
+    /var/lib/etcd /etc/kubernetes/*.conf /etc/kubernetes/pki \
     /etc/kubernetes/manifests/* "$LAB_STATE_DIR/kubeadm" /root/.kube/config
   local home
   if [ -f "$LAB_STATE_DIR/kubeconfig-copies" ]; then

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
-import { evaluate, fakeJoinCommand, fakeKubeconfig, Graph, plainText } from "./harness";
+import { shellQuote } from "../components/render";
+import { evaluate, fakeKubeconfig, Graph, plainText } from "./harness";
 
 const COMMAND = "command:remote:Command";
 
@@ -33,14 +34,16 @@ describe("cluster graph", function () {
             assert.ok(g.dependsOn("lab-cp1-init", "lab-cp1-prep"));
         });
 
-        it("joins each worker after its own preparation and the init, with a join command made on the control plane", () => {
+        it("joins each worker after its own preparation and the init, on the worker, with the admin kubeconfig to make its token", () => {
             for (const w of ["worker1", "worker2"]) {
                 assert.ok(g.dependsOn(`lab-${w}-join`, `lab-${w}-prep`));
-                assert.ok(g.dependsOn(`lab-${w}-join`, `lab-${w}-join-command`));
-                assert.ok(g.dependsOn(`lab-${w}-join-command`, "lab-cp1-init"));
-                const cmd = g.byName(`lab-${w}-join-command`);
-                assert.strictEqual(cmd.inputs.connection.host, "192.168.56.10", "join commands are made on the control plane");
-                assert.match(cmd.inputs.create, /kubeadm token create --ttl 15m --print-join-command/);
+                assert.ok(g.dependsOn(`lab-${w}-join`, "lab-cp1-init"));
+                assert.ok(g.dependsOn(`lab-${w}-join`, "lab-cp1-kubeconfig"));
+                const join = g.byName(`lab-${w}-join`);
+                assert.strictEqual(join.inputs.connection.host, w === "worker1" ? "192.168.56.11" : "192.168.56.12", "the join runs on the worker");
+                assert.match(join.inputs.stdin, /kubeadm token create --kubeconfig "\$admin_file" --ttl "\$JOIN_TOKEN_TTL"/);
+                assert.match(join.inputs.stdin, /^JOIN_TOKEN_TTL='10m'$/m);
+                assert.ok(!g.resources.some((r) => r.name.endsWith("-join-command")), "no join command is ever stored");
             }
         });
 
@@ -50,13 +53,11 @@ describe("cluster graph", function () {
             assert.ok(!g.dependsOn("lab-worker2-join", "lab-worker1-prep"));
         });
 
-        it("drains and deletes a node on the control plane before its host is reset", () => {
-            const m = g.byName("lab-worker1-membership");
-            assert.strictEqual(m.inputs.connection.host, "192.168.56.10");
-            assert.match(m.inputs.stdin, /kube drain "\$NODE_NAME"/);
-            assert.strictEqual(m.inputs.delete, "sudo -n bash -s -- remove");
-            // Pulumi deletes dependents first: membership (drain) before join (reset) before prep (remove).
-            assert.ok(g.dependsOn("lab-worker1-membership", "lab-worker1-join"));
+        it("drains and deletes a node before its host is reset, in the worker's own remove", () => {
+            const join = g.byName("lab-worker1-join");
+            assert.match(join.inputs.stdin, /remove\(\) \{\n  open_admin_kubeconfig\n  if kube get node "\$NODE_NAME"[^]*kube drain "\$NODE_NAME"[^]*kube delete node[^]*node_reset/);
+            assert.strictEqual(join.inputs.delete, "sudo -n bash -s -- remove");
+            // Pulumi deletes dependents first: the join (drain, reset) before prep (remove).
             assert.ok(g.dependsOn("lab-worker1-join", "lab-worker1-prep"));
         });
 
@@ -67,7 +68,7 @@ describe("cluster graph", function () {
 
         it("gives every host step a delete that undoes it", () => {
             for (const r of g.ofType(COMMAND)) {
-                if (r.name.endsWith("-kubeconfig") || r.name.endsWith("-join-command")) {
+                if (r.name.endsWith("-kubeconfig")) {
                     assert.strictEqual(r.inputs.delete, undefined, `${r.name} only reads; it changes nothing to undo`);
                 } else {
                     assert.strictEqual(r.inputs.create, "sudo -n bash -s -- apply", r.name);
@@ -77,14 +78,19 @@ describe("cluster graph", function () {
             }
         });
 
-        it("replaces init and joins delete-first, when their script changes", () => {
-            for (const name of ["lab-cp1-init", "lab-worker1-join", "lab-worker1-membership"]) {
-                const r = g.byName(name);
-                assert.strictEqual(r.deleteBeforeReplace, true, name);
-                assert.ok(Array.isArray(r.inputs.triggers) && r.inputs.triggers.length > 0, `${name} has triggers`);
+        it("replaces host steps delete-first, on triggers that name what they stand for", () => {
+            for (const name of ["lab-cp1-prep", "lab-cp1-init", "lab-worker1-join"]) {
+                assert.strictEqual(g.byName(name).deleteBeforeReplace, true, name);
             }
-            assert.match(g.byName("lab-cp1-init").inputs.triggers[0], /^[0-9a-f]{64}$/, "init's trigger is the script hash");
-            assert.strictEqual(g.byName("lab-cp1-prep").inputs.triggers, undefined, "host prep updates in place");
+            assert.deepStrictEqual(g.byName("lab-cp1-init").inputs.triggers, [
+                "cluster name k8s-lab",
+                "control-plane endpoint 192.168.56.10:6443",
+                "control-plane host cp1 at 192.168.56.10",
+                "pod subnet 10.244.0.0/16",
+                "service subnet 10.96.0.0/12",
+            ]);
+            assert.deepStrictEqual(g.byName("lab-cp1-prep").inputs.triggers, ["host address 192.168.56.10"]);
+            assert.deepStrictEqual(g.byName("lab-worker1-join").inputs.triggers, ["lab-cp1-init-id", "host address 192.168.56.11"]);
         });
 
         it("sends the kubeadm configuration to the control plane", () => {
@@ -99,12 +105,10 @@ describe("cluster graph", function () {
                 assert.ok(r.secretInputs.includes("connection"), `${r.name}: connection (with the key) is secret`);
                 assert.strictEqual(r.inputs.addPreviousOutputInEnv, false, `${r.name}: no previous output in the environment`);
             }
-            for (const name of ["lab-cp1-kubeconfig", "lab-worker1-join-command"]) {
-                const r = g.byName(name);
-                assert.ok(r.additionalSecretOutputs.includes("stdout"), `${name}: stdout is a secret output`);
-                assert.strictEqual(r.inputs.logging, "none", `${name} is never logged`);
-            }
-            assert.ok(g.byName("lab-worker1-join").secretInputs.includes("stdin"), "the join script holds the token");
+            const kubeconfig = g.byName("lab-cp1-kubeconfig");
+            assert.ok(kubeconfig.additionalSecretOutputs.includes("stdout"), "the kubeconfig is a secret output");
+            assert.strictEqual(kubeconfig.inputs.logging, "none", "the kubeconfig is never logged");
+            assert.ok(g.byName("lab-worker1-join").secretInputs.includes("stdin"), "the join script holds the admin kubeconfig");
             assert.ok(g.byName("lab-cp1-init").inputs.connection.privateKey.includes("TEST-ONLY"));
             const text = plainText(g);
             for (const secret of ["TEST-ONLY-NOT-A-REAL-KEY", "0123456789abcdef", "U0VDUkVULUtFWQ=="]) {
@@ -112,14 +116,15 @@ describe("cluster graph", function () {
             }
         });
 
-        it("builds the provider from the kubeconfig, after every node has registered", () => {
+        it("builds the provider from the kubeconfig, after every node has registered, and keeps objects on an unreachable refresh", () => {
             const p = g.byName("lab-provider");
             assert.strictEqual(p.type, "pulumi:providers:kubernetes");
             assert.ok(p.secretInputs.includes("kubeconfig"));
             assert.strictEqual(p.inputs.kubeconfig, fakeKubeconfig);
+            assert.strictEqual(p.inputs.deleteUnreachable, undefined, "a refresh off the lab's network must not drop objects from state");
             assert.ok(g.dependsOn("lab-provider", "lab-cp1-kubeconfig"));
-            assert.ok(g.dependsOn("lab-provider", "lab-worker1-membership"));
-            assert.ok(g.dependsOn("lab-provider", "lab-worker2-membership"));
+            assert.ok(g.dependsOn("lab-provider", "lab-worker1-join"));
+            assert.ok(g.dependsOn("lab-provider", "lab-worker2-join"));
         });
 
         it("exports the kubeconfig as a secret, the endpoint and the nodes", async () => {
@@ -134,10 +139,11 @@ describe("cluster graph", function () {
             ]);
         });
 
-        it("passes the join command, and only that, into the worker's script", () => {
+        it("passes the node name, version and admin kubeconfig into the worker's script", () => {
             const stdin: string = g.byName("lab-worker1-join").inputs.stdin;
-            assert.ok(stdin.includes(`JOIN_COMMAND='${fakeJoinCommand}'`));
+            assert.ok(stdin.includes(`ADMIN_KUBECONFIG=${shellQuote(fakeKubeconfig)}`));
             assert.ok(stdin.includes("NODE_NAME='worker1'"));
+            assert.ok(stdin.includes("K8S_VERSION='1.37.1'"));
         });
     });
 
@@ -148,7 +154,7 @@ describe("cluster graph", function () {
         });
 
         it("has no worker resources and an untainted control plane", () => {
-            assert.ok(!g.resources.some((r) => /join|membership/.test(r.name)));
+            assert.ok(!g.resources.some((r) => /join/.test(r.name)));
             assert.match(g.byName("lab-cp1-init").inputs.stdin, /taints: \[\]/);
         });
 
@@ -162,7 +168,7 @@ describe("cluster graph", function () {
         const two = await evaluate(clusterOnly(2));
         const names = (g: Graph) => new Set(g.resources.map((r) => r.name));
         const gone = [...names(three)].filter((n) => !names(two).has(n)).sort();
-        assert.deepStrictEqual(gone, ["lab-worker3", "lab-worker3", "lab-worker3-join", "lab-worker3-join-command", "lab-worker3-membership", "lab-worker3-prep"].filter((v, i, a) => a.indexOf(v) === i).sort());
+        assert.deepStrictEqual(gone, ["lab-worker3", "lab-worker3-join", "lab-worker3-prep"]);
         const stdinOf = (g: Graph, n: string) => g.byName(n).inputs.stdin;
         assert.strictEqual(stdinOf(three, "lab-worker1-prep"), stdinOf(two, "lab-worker1-prep"), "the others are unchanged");
         assert.strictEqual(stdinOf(three, "lab-cp1-init"), stdinOf(two, "lab-cp1-init"));
@@ -170,7 +176,7 @@ describe("cluster graph", function () {
 
     it("reaches hosts through a bastion, with its own user and port, the key still secret", async () => {
         const g = await evaluate(clusterOnly(1, { ssh: { user: "ubuntu", privateKey: testKey, bastion: { address: "jump.example.com", user: "jumper", port: 2222 } } }));
-        for (const name of ["lab-cp1-prep", "lab-worker1-join", "lab-worker1-membership"]) {
+        for (const name of ["lab-cp1-prep", "lab-worker1-join"]) {
             const r = g.byName(name);
             assert.deepStrictEqual(
                 { host: r.inputs.connection.proxy.host, user: r.inputs.connection.proxy.user, port: r.inputs.connection.proxy.port },

@@ -24,6 +24,8 @@ export interface Registration {
     /** Names of the top-level inputs that were sent as secrets. */
     secretInputs: string[];
     deleteBeforeReplace: boolean;
+    retainOnDelete: boolean;
+    replaceOnChanges: string[];
     additionalSecretOutputs: string[];
     provider: string;
 }
@@ -95,7 +97,14 @@ export function stackConfig(raw: RawConfig): Record<string, string> {
     return out;
 }
 
-export async function evaluate(raw: RawConfig, options: { preview?: boolean } = {}): Promise<Graph> {
+export interface EvaluateOptions {
+    /** Evaluate as a preview: nothing has run, command output is unknown. Default false. */
+    preview?: boolean;
+    /** The stack outputs the last update left (what the program's StackReference to itself reads). Default none. */
+    previous?: Record<string, unknown>;
+}
+
+export async function evaluate(raw: RawConfig, options: EvaluateOptions = {}): Promise<Graph> {
     const resources: Registration[] = [];
     await pulumi.runtime.setMocks(
         {
@@ -104,6 +113,7 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
                 // In a preview of a fresh lab, nothing has run yet: command output is unknown.
                 if (args.type === "command:remote:Command" && !options.preview) state.stdout = fakeStdout(args.inputs.create);
                 if (args.type === "random:index/randomPassword:RandomPassword") state.result = `generated-${args.name}-0123456789abcdef`;
+                if (args.type === "pulumi:pulumi:StackReference") state.outputs = options.previous ?? {};
                 return { id: options.preview ? undefined : `${args.name}-id`, state };
             },
             call: () => ({}),
@@ -111,6 +121,7 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
         "k8s-lab",
         "test",
         options.preview ?? false,
+        "organization",
     );
     // The mock monitor hands newResource only a few fields; the request has the whole picture.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -131,6 +142,8 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
             inputs,
             secretInputs: [...secrets],
             deleteBeforeReplace: req.getDeletebeforereplace(),
+            retainOnDelete: req.getRetainondelete(),
+            replaceOnChanges: req.getReplaceonchangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             provider: req.getProvider(),
         };
@@ -142,14 +155,25 @@ export async function evaluate(raw: RawConfig, options: { preview?: boolean } = 
     };
     pulumi.runtime.setAllConfig(stackConfig(raw));
     forgetProgram();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require("../index");
-    const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) {
-        outputs[k] = pulumi.Output.isInstance(v) ? await outputValue(v) : v;
+    // An error inside an output (a check at preview) fails a registration, not the require:
+    // the engine would stop the update with it, so the harness does too.
+    const failures: unknown[] = [];
+    const onFailure = (e: unknown) => failures.push(e);
+    process.on("unhandledRejection", onFailure);
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require("../index");
+        const outputs: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(program)) {
+            outputs[k] = pulumi.Output.isInstance(v) ? await outputValue(v) : v;
+        }
+        await settings.waitForRPCs();
+        await new Promise((resolve) => setImmediate(resolve));
+        if (failures.length) throw failures[0];
+        return graphOf(resources, outputs, program);
+    } finally {
+        process.off("unhandledRejection", onFailure);
     }
-    await settings.waitForRPCs();
-    return graphOf(resources, outputs, program);
 }
 
 /** Everything recorded about a graph but its secret inputs, as text: what a state file or a log could show. */

@@ -40,11 +40,17 @@ describe("layers", () => {
         }
     });
 
-    it("sends every Kubernetes object through the cluster's provider", () => {
+    it("sends every Kubernetes object through the cluster's provider, and only the kept namespace through the adopting one", () => {
         const provider = g.byName("lab-provider").urn;
+        const adopting = g.byName("lab-adopting-provider");
+        assert.strictEqual(adopting.inputs.upsertExistingObjects, "true", "provider inputs travel as strings");
+        assert.strictEqual(g.byName("lab-provider").inputs.upsertExistingObjects, undefined, "the lab's provider never adopts by name");
         const objects = g.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
         assert.ok(objects.length >= 15, `found ${objects.length} Kubernetes objects`);
-        for (const r of objects) assert.ok(r.provider.startsWith(`${provider}::`), `${r.name} uses ${r.provider}`);
+        for (const r of objects) {
+            const expected = r.name === "monitoring-namespace" ? adopting.urn : provider;
+            assert.ok(r.provider.startsWith(`${expected}::`), `${r.name} uses ${r.provider}`);
+        }
     });
 
     it("gives Calico one IP pool equal to the pod subnet, VXLAN without BGP, CRDs first", async () => {
@@ -70,7 +76,10 @@ describe("layers", () => {
     it("exposes ingress-nginx on fixed NodePorts as the default IngressClass", () => {
         const c = release(g, "ingress-controller").inputs.values.controller;
         assert.deepStrictEqual(c.service, { type: "NodePort", nodePorts: { http: 30080, https: 30443 } });
-        assert.strictEqual(c.ingressClassResource.default, true);
+        assert.strictEqual(c.ingressClassResource.enabled, false, "the lab owns the class, not the chart");
+        const cls = g.byName("ingress-nginx-class").inputs;
+        assert.deepStrictEqual(cls.metadata.annotations, { "ingressclass.kubernetes.io/is-default-class": "true" });
+        assert.strictEqual(cls.spec.controller, "k8s.io/ingress-nginx");
         assert.strictEqual(g.outputs.ingressClassName, "nginx");
     });
 

@@ -6,8 +6,8 @@ import * as YAML from "yaml";
 import { validateConfig } from "../components/config";
 import { kubeadmConfig } from "../components/kubeadm";
 import { declaredParameters, renderScript, runCommand, scriptsDir, shellQuote } from "../components/render";
-import { controlPlaneScript, hostPrepScript, membershipScript, registryMirrorLines, workerScript } from "../components/scripts";
-import { fakeJoinCommand } from "./harness";
+import { controlPlaneScript, hostPrepScript, registryMirrorLines, workerScript } from "../components/scripts";
+import { fakeKubeconfig } from "./harness";
 import { guideLab } from "./fixtures";
 
 const goldenDir = path.join(__dirname, "golden");
@@ -64,8 +64,8 @@ describe("scripts", () => {
 
     describe("rendering", () => {
         it("refuses missing and unknown parameters", () => {
-            assert.throws(() => renderScript("worker", { NODE_NAME: "w1" }), /missing parameters \[JOIN_COMMAND\]/);
-            assert.throws(() => renderScript("node-membership", { NODE_NAME: "w1", EXTRA: "x" }), /unknown parameters \[EXTRA\]/);
+            assert.throws(() => renderScript("worker", { NODE_NAME: "w1" }), /missing parameters \[K8S_VERSION, K8S_PACKAGE_VERSION, JOIN_TOKEN_TTL, ADMIN_KUBECONFIG\]/);
+            assert.throws(() => renderScript("nfs-server", { EXPORT_PATH: "/srv", CLIENTS: "", DELETE_DATA: "false", EXTRA: "x" }), /unknown parameters \[EXTRA\]/);
         });
 
         it("quotes every value for bash", () => {
@@ -80,7 +80,9 @@ describe("scripts", () => {
             assert.ok(text.includes("node_reset()"), "lib.sh is inlined");
             assert.match(text, /^\{\nset -euo pipefail\n/m);
             assert.match(text, /\n\} <\/dev\/null\n$/);
-            for (const rendered of [text, controlPlaneScript("x: 1", "ubuntu"), workerScript("w1", fakeJoinCommand), membershipScript("w1")]) {
+            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: ["cluster name k8s-lab"], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu" });
+            const worker = workerScript({ nodeName: "w1", kubernetes: lab.kubernetes, joinTokenTtl: "10m", adminKubeconfig: fakeKubeconfig });
+            for (const rendered of [text, cp, worker]) {
                 assert.strictEqual(shellcheck(rendered), "", "rendered script must be shellcheck-clean");
             }
         });
@@ -116,7 +118,7 @@ describe("scripts", () => {
 
     describe("rendered scripts, run by bash", () => {
         it("refuse an unknown action before touching anything", () => {
-            const r = spawnSync("bash", ["-s", "--", "install"], { input: membershipScript("w1"), encoding: "utf8" });
+            const r = spawnSync("bash", ["-s", "--", "install"], { input: hostPrepScript(lab.kubernetes, lab.mirrors), encoding: "utf8" });
             assert.notStrictEqual(r.status, 0);
             assert.match(r.stderr, /usage: .* apply\|remove|must run as root/);
         });

@@ -8,14 +8,22 @@
 import * as assert from "assert";
 import { asRoot } from "../../components/render";
 import { kubeadmConfig } from "../../components/kubeadm";
-import { controlPlaneScript, hostPrepScript, membershipScript, nfsServerScript, workerScript } from "../../components/scripts";
+import { clusterIdentity } from "../../components/lifecycle";
+import { controlPlaneScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
 import { elapsed, fingerprint, holds, hosts, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
 /** Each host's preparation, as the program renders it: the same but for its node address. */
 const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
-const init = controlPlaneScript(kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }), "lab");
+const init = controlPlaneScript({
+    kubeadmConfig: kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }),
+    identity: clusterIdentity({ clusterName: "k8s-lab", controlPlane: config.controlPlane, kubernetes: config.kubernetes }),
+    nodeName: "cp1",
+    kubernetes: config.kubernetes,
+    singleNode: false,
+    user: "lab",
+});
 const { cp1, worker1, worker2, solo } = hosts;
 const figures: Record<string, number> = {};
 
@@ -23,18 +31,23 @@ function ok(r: { code: number; stdout: string; stderr: string }, what: string): 
     assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
 }
 
-async function joinCommand(): Promise<string> {
-    const r = await ssh(cp1, asRoot("lab", `kubeadm token create --ttl ${joinTokenTtl} --print-join-command`));
-    ok(r, "token create");
-    assert.match(r.stdout, /^kubeadm join 10\.213\.0\.11:6443 --token \S+ --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}/);
+/** The admin kubeconfig, as the program reads it back after init. */
+async function adminKubeconfig(): Promise<string> {
+    const r = await ssh(cp1, asRoot("lab", "cat /etc/kubernetes/admin.conf"));
+    ok(r, "read kubeconfig");
     return r.stdout;
 }
 
-async function join(host: TestHost): Promise<void> {
-    const r = await step(host, workerScript(host.name, await joinCommand()), "apply");
+/** A worker's join step, as the program renders it; `ttl` shortens its token's life. */
+async function worker(host: TestHost, ttl = joinTokenTtl): Promise<string> {
+    return workerScript({ nodeName: host.name, kubernetes: config.kubernetes, joinTokenTtl: ttl, adminKubeconfig: await adminKubeconfig() });
+}
+
+async function join(host: TestHost, ttl = joinTokenTtl): Promise<void> {
+    const r = await step(host, await worker(host, ttl), "apply");
     ok(r, `join ${host.name}`);
-    assert.ok(!/abcdef\.[0-9a-f]{16}/.test(r.stdout + r.stderr), "the token never reaches the log");
-    ok(await step(cp1, membershipScript(host.name), "apply"), `membership ${host.name}`);
+    assert.ok(!/[a-z0-9]{6}\.[a-z0-9]{16}/.test(r.stdout + r.stderr), "the token never reaches the log");
+    assert.match(r.stderr, new RegExp(`node ${host.name} registered`));
 }
 
 const apiLog = () => root(cp1, "cat /var/log/standin-apiserver.log");
@@ -122,10 +135,25 @@ describe("real hosts", function () {
             assert.ok(await holds(cp1, "test -s /home/lab/.kube/config && test \"$(stat -c %U /home/lab/.kube/config)\" = lab"), "the SSH user gets a kubeconfig");
         });
 
-        it("joins two workers in parallel, each with a join command made at join time", async () => {
+        it("keeps no token of kubeadm init: deleted, and out of its log", async () => {
+            const log = await apiLog();
+            const made = [...log.matchAll(/token-create (\S+)/g)].map((m) => m[1]);
+            assert.strictEqual(made.length, 1, "init made one token");
+            assert.match(log, new RegExp(`token-delete ${made[0]}\\n`), "and it was deleted");
+            const initLog = await root(cp1, "stat -c %a /var/lib/k8s-lab/kubeadm/init.log && cat /var/lib/k8s-lab/kubeadm/init.log");
+            assert.match(initLog, /^600\n/);
+            assert.ok(!/[a-z0-9]{6}\.[a-z0-9]{16}/.test(initLog), "no token in init.log");
+        });
+
+        it("joins two workers in parallel, each with a token made for it at join time and deleted after", async () => {
             await Promise.all([join(worker1), join(worker2)]);
             const log = await apiLog();
             for (const n of ["cp1", "worker1", "worker2"]) assert.match(log, new RegExp(`register ${n}\\n`));
+            const made = [...log.matchAll(/token-create (\S+)/g)].map((m) => m[1]);
+            const deleted = [...log.matchAll(/token-delete (\S+)/g)].map((m) => m[1]);
+            assert.strictEqual(made.length, 3, "init's token and one for each join");
+            assert.deepStrictEqual(deleted.sort(), made.sort(), "every token is deleted once used");
+            assert.ok(await holds(worker1, "! ls /run/k8s-lab-admin.* 2>/dev/null"), "no admin kubeconfig is left on the worker");
             // What the reset must clean later is really there now.
             assert.match(await root(worker2, "nft list tables"), /^table ip kube-proxy$/m);
             assert.match(await root(worker2, "iptables-save"), /-A INPUT -j KUBE-FIREWALL/);
@@ -136,16 +164,37 @@ describe("real hosts", function () {
             const r = await step(cp1, init, "apply");
             ok(r, "init again");
             assert.match(r.stderr, /already initialised/);
-            const w = await step(worker1, workerScript("worker1", "kubeadm join expired"), "apply");
+            const w = await step(worker1, await worker(worker1), "apply");
             ok(w, "join again");
             assert.match(w.stderr, /already joined/);
         });
 
-        it("removes a worker: drain and delete on the control plane, then reset and un-prepare the host", async () => {
-            ok(await step(cp1, membershipScript("worker2"), "remove"), "membership remove");
+        it("re-joins a worker long after any token it ever had expired", async () => {
+            // Tokens of 2 s: the first join's token is dead before the second join runs.
+            ok(await step(worker2, await worker(worker2, "2s"), "remove"), "remove worker2");
+            ok(await step(worker2, prep(worker2), "apply"), "prep worker2 again");
+            await join(worker2, "2s");
+            await new Promise((resolve) => setTimeout(resolve, 3000));
+            ok(await step(worker2, await worker(worker2, "2s"), "remove"), "remove worker2 again");
+            ok(await step(worker2, prep(worker2), "apply"), "prep worker2 once more");
+            await join(worker2, "2s");
+        });
+
+        it("never crosses into a mount when it resets a node: NFS-style data under a pod volume survives", async () => {
+            // A pod volume mounted over data that must not be touched (a bind mount stands in for NFS).
+            await root(worker2, "mkdir -p /srv/export /var/lib/kubelet/pods/p1/volumes/nfs && echo precious > /srv/export/data && mount --bind /srv/export /var/lib/kubelet/pods/p1/volumes/nfs");
+            ok(await step(worker2, await worker(worker2), "remove"), "remove worker2 with a volume mounted");
+            assert.strictEqual(await root(worker2, "cat /srv/export/data"), "precious\n", "the data behind the mount is intact");
+            assert.ok(await holds(worker2, "! grep -q ' /var/lib/kubelet' /proc/self/mounts"), "the volume was unmounted");
+            await root(worker2, "rm -rf /srv/export");
+        });
+
+        it("removes a worker: drained and deleted before its host is reset, then un-prepared", async () => {
+            ok(await step(worker2, prep(worker2), "apply"), "prep worker2");
+            await join(worker2);
+            ok(await step(worker2, await worker(worker2), "remove"), "worker remove");
             const events = (await apiLog()).split("\n").filter((l) => / worker2$/.test(l)).map((l) => l.split(" ")[1]);
-            assert.deepStrictEqual(events, ["register", "drain", "delete"]);
-            ok(await step(worker2, workerScript("worker2", "kubeadm join expired"), "remove"), "worker reset");
+            assert.deepStrictEqual(events.slice(-3), ["register", "drain", "delete"]);
             ok(await step(worker2, prep(worker2), "remove"), "prep remove");
         });
 
@@ -233,8 +282,7 @@ describe("real hosts", function () {
 
     describe("6. reset, then prepare and init again on the same hosts", () => {
         it("re-initialises the control plane and joins a worker again", async () => {
-            ok(await step(cp1, membershipScript("worker1"), "remove"), "drain worker1");
-            ok(await step(worker1, workerScript("worker1", "kubeadm join expired"), "remove"), "reset worker1");
+            ok(await step(worker1, await worker(worker1), "remove"), "drain and reset worker1");
             ok(await step(cp1, init, "remove"), "reset cp1");
             assert.ok(await holds(cp1, "! test -e /etc/kubernetes/admin.conf && ! test -e /home/lab/.kube/config"), "admin kubeconfigs are gone");
             assert.ok(!/KUBE-|cali-/.test(await root(cp1, "iptables-save")));

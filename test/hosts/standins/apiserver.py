@@ -9,6 +9,7 @@ PORT = int(sys.argv[1])
 TOKENS = sys.argv[2]
 LOG = "/var/log/standin-apiserver.log"
 nodes = set()
+configmaps = set()
 
 
 def record(event):
@@ -41,7 +42,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return parts[3] if len(parts) >= 4 and parts[:3] == ["api", "v1", "nodes"] else None
 
     def do_GET(self):
-        if self.path == "/readyz":
+        if self.path in ("/readyz", "/version"):
             return self.reply(200)
         if self.path.startswith("/bootstrap/"):
             return self.reply(200 if token_valid(self.path.split("/")[2]) else 403)
@@ -49,19 +50,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200 if name in nodes else 404, name or "")
 
     def do_PUT(self):
+        if self.path.startswith("/configmaps/"):
+            name = self.path.split("/")[2]
+            if name in configmaps:
+                return self.reply(409)
+            configmaps.add(name)
+            record(f"configmap-create {name}")
+            return self.reply(200)
+        if self.path.startswith("/bootstrap/"):
+            # /bootstrap/<token>/<expires>: a token made through the API, as kubeadm does from any host.
+            _, _, token, expires = self.path.split("/")
+            with open(TOKENS, "a") as f:
+                f.write(f"{token} {expires}\n")
+            record(f"token-create {token.split('.')[0]}")
+            return self.reply(200)
         name = self.node()
         nodes.add(name)
         record(f"register {name}")
         self.reply(200)
 
     def do_POST(self):
+        # /api/v1/nodes/<name>/<action>: drain, uncordon, taint, untaint.
         name = self.node()
         if name not in nodes:
             return self.reply(404)
-        record(f"drain {name}")
+        action = self.path.strip("/").split("/")[-1]
+        record(f"{action} {name}")
         self.reply(200)
 
     def do_DELETE(self):
+        if self.path.startswith("/configmaps/"):
+            name = self.path.split("/")[2]
+            if name not in configmaps:
+                return self.reply(404)
+            configmaps.discard(name)
+            record(f"configmap-delete {name}")
+            return self.reply(200)
+        if self.path.startswith("/bootstrap/"):
+            token_id = self.path.split("/")[2]
+            with open(TOKENS) as f:
+                kept = [line for line in f if not line.startswith(token_id + ".")]
+            with open(TOKENS, "w") as f:
+                f.writelines(kept)
+            record(f"token-delete {token_id}")
+            return self.reply(200)
         name = self.node()
         if name not in nodes:
             return self.reply(404)

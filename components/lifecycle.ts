@@ -1,0 +1,107 @@
+/**
+ * The lab's day-two rules: what makes a cluster this cluster, which version moves are
+ * upgrades, and what a step's next `pulumi up` does. Pure functions, tested without mocks;
+ * the components take their triggers from here and the README's "Changing a lab" table says
+ * the same in words.
+ *
+ * A host step (`command:remote:Command`) is replaced when its `triggers` change (the steps
+ * here replace delete-first, so a host is reset before it is set up again) and updated in
+ * place when any other input changes: its idempotent script runs again with the new inputs.
+ */
+import { Host, KubernetesSettings } from "./config";
+
+/** The inputs of a host step that decide between none, update and replace. */
+export interface StepInputs {
+    triggers?: unknown[];
+    [input: string]: unknown;
+}
+
+export type StepChange = "none" | "update" | "replace";
+
+/** What pulumi-command does with a step whose inputs went from `before` to `after`. */
+export function stepChange(before: StepInputs, after: StepInputs): StepChange {
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(before.triggers ?? [], after.triggers ?? [])) return "replace";
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    return [...keys].some((k) => !same(before[k], after[k])) ? "update" : "none";
+}
+
+export interface IdentityInput {
+    clusterName: string;
+    controlPlane: Host;
+    kubernetes: KubernetesSettings;
+}
+
+/**
+ * What only a new cluster can change, one readable line a setting: these are the control
+ * plane's triggers, so that a preview shows in words what replaces the cluster.
+ */
+export function clusterIdentity(input: IdentityInput): string[] {
+    const k8s = input.kubernetes;
+    return [
+        `cluster name ${input.clusterName}`,
+        `control-plane endpoint ${k8s.controlPlaneEndpoint}:${k8s.apiServerPort}`,
+        `control-plane host ${input.controlPlane.name} at ${input.controlPlane.address}`,
+        `pod subnet ${k8s.podSubnet}`,
+        `service subnet ${k8s.serviceSubnet}`,
+    ];
+}
+
+/** A host step is tied to its machine: a new address is another machine, set up anew. */
+export function hostTriggers(host: Host): string[] {
+    return [`host address ${host.address}`];
+}
+
+const parse = (v: string) => v.split(".").map(Number);
+
+/** Compares two patch versions (1.37.1): negative, zero or positive, like a sort function. */
+export function compareVersions(a: string, b: string): number {
+    const [x, y] = [parse(a), parse(b)];
+    for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    return 0;
+}
+
+/**
+ * Why a lab running `previous` cannot move to `next`, or undefined when it can: kubeadm
+ * upgrades one minor at a time and never downgrades.
+ */
+export function versionMoveProblem(previous: string | undefined, next: string): string | undefined {
+    if (!previous || compareVersions(previous, next) === 0) return undefined;
+    const [pMajor, pMinor] = parse(previous);
+    const [nMajor, nMinor] = parse(next);
+    if (compareVersions(next, previous) < 0) {
+        return (
+            `k8s-lab:kubernetes.version: the lab runs Kubernetes ${previous} and cannot move back to ${next}: kubeadm does not downgrade. ` +
+            `Set it to ${pMajor}.${pMinor} (or newer), or destroy the lab and build it again at ${next}.`
+        );
+    }
+    if (nMajor !== pMajor || nMinor > pMinor + 1) {
+        return (
+            `k8s-lab:kubernetes.version: the lab runs Kubernetes ${previous}; kubeadm upgrades one minor at a time, so ${next} is out of reach in one step. ` +
+            `Set it to ${pMajor}.${pMinor + 1} and run pulumi up, then to ${nMajor}.${nMinor}.`
+        );
+    }
+    return undefined;
+}
+
+/** What a preview says about the version move, or undefined when there is none. */
+export function versionMoveNotice(previous: string | undefined, next: string): string | undefined {
+    if (!previous || compareVersions(previous, next) === 0) return undefined;
+    return (
+        `Kubernetes ${previous} -> ${next}: upgraded in place, the kubeadm way: kubeadm upgrade apply on the control plane, ` +
+        `then each worker drained, upgraded and uncordoned, one at a time. Host preparation, joins and layers are kept.`
+    );
+}
+
+/** What a preview says when the cluster's identity changes, or undefined when it does not. */
+export function identityChangeNotice(previous: string[] | undefined, next: string[]): string | undefined {
+    if (!previous || previous.length === 0) return undefined;
+    const changed = next.filter((line) => !previous.includes(line));
+    if (changed.length === 0) return undefined;
+    const was = previous.filter((line) => !next.includes(line));
+    return (
+        `This change needs a new cluster (${was.join(", ")} -> ${changed.join(", ")}): every node is reset (kubeadm reset), ` +
+        `the control plane is initialised again and the workers join it; everything in the old cluster, and the layers' data ` +
+        `on claims with reclaim policy Delete, is lost. Change it back to keep the cluster.`
+    );
+}
