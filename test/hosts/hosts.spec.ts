@@ -290,7 +290,7 @@ describe("real hosts", function () {
             ok(await step(worker1, prep(worker1), "apply"), "prep worker1 again");
             ok(await step(cp1, init, "apply"), "init again");
             await join(worker1);
-            assert.match(await apiLog(), /register worker1\n$/);
+            assert.match(await apiLog(), /register worker1\n\S+ token-delete \S+\n$/, "worker1 registered again, and its token was deleted");
         });
     });
 });
