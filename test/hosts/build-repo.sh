@@ -4,11 +4,12 @@
 # with Release.key beside it), so the lab's host preparation installs them the way it
 # installs the real ones from a mirror.
 #
-#   build-repo.sh OUT_DIR VERSION      e.g. build-repo.sh /tmp/repo/core/v1.35/deb 1.35.4
+#   build-repo.sh OUT_DIR VERSION...   e.g. build-repo.sh /tmp/repo/core/v1.35/deb 1.35.8 1.35.9
+#   (several versions of one minor make a repository an upgrade can move through)
 set -euo pipefail
 
 out="$1"
-version="$2"
+shift
 here="$(cd "$(dirname "$0")" && pwd)"
 revision=1.1
 work=$(mktemp -d)
@@ -31,9 +32,9 @@ CONTROL
   sed -i '/^Depends: $/d' "$root/DEBIAN/control"
 }
 
-package kubelet "iptables, nftables, conntrack"
-mkdir -p "$work/kubelet/lib/systemd/system"
-cat >"$work/kubelet/lib/systemd/system/kubelet.service" <<'UNIT'
+kubelet_unit() {
+  mkdir -p "$work/kubelet/lib/systemd/system"
+  cat >"$work/kubelet/lib/systemd/system/kubelet.service" <<'UNIT'
 [Unit]
 Description=kubelet (k8s-lab test stand-in)
 
@@ -44,15 +45,26 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 UNIT
-package kubeadm "kubelet (>= $version), kubectl (>= $version), python3, curl"
-mkdir -p "$work/kubeadm/usr/lib/kubeadm-standin"
-cp "$here/standins/apiserver.py" "$work/kubeadm/usr/lib/kubeadm-standin/apiserver.py"
-package kubectl ""
+}
+
+build_version() {
+  version="$1"
+  rm -rf "${work:?}/kubelet" "$work/kubeadm" "$work/kubectl"
+  package kubelet "iptables, nftables, conntrack"
+  kubelet_unit
+  # Like pkgs.k8s.io's kubeadm, it does not pin kubelet's version: an upgrade moves kubeadm first.
+  package kubeadm "kubelet, kubectl, python3, curl"
+  mkdir -p "$work/kubeadm/usr/lib/kubeadm-standin"
+  cp "$here/standins/apiserver.py" "$work/kubeadm/usr/lib/kubeadm-standin/apiserver.py"
+  package kubectl ""
+  local name
+  for name in kubelet kubeadm kubectl; do
+    dpkg-deb --root-owner-group --build "$work/$name" "$out/${name}_${version}-${revision}_amd64.deb" >/dev/null
+  done
+}
 
 mkdir -p "$out"
-for name in kubelet kubeadm kubectl; do
-  dpkg-deb --root-owner-group --build "$work/$name" "$out/${name}_${version}-${revision}_amd64.deb" >/dev/null
-done
+for version in "$@"; do build_version "$version"; done
 
 export GNUPGHOME="$work/gnupg"
 mkdir -m 0700 "$GNUPGHOME"

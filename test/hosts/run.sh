@@ -23,30 +23,22 @@ if ! reason=$(test/hosts/machines.sh check); then
   exit 0
 fi
 
-repo=$(mktemp -d)
+# shellcheck source=test/hosts/testbed.sh
+. test/hosts/testbed.sh
 log=$(mktemp)
-server=""
 cleanup() {
-  [ -z "$server" ] || kill "$server" 2>/dev/null || true
-  test/hosts/machines.sh down
-  rm -rf "$repo" "$log"
+  testbed_down
+  rm -f "$log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-version=$(node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/versions").kubernetesReleases["1.35"])')
-test/hosts/build-repo.sh "$repo/core/v1.35/deb" "$version" >/dev/null
-if ! test/hosts/machines.sh up cp1 worker1 worker2 solo; then
+if ! testbed_up cp1 worker1 worker2 solo; then
   echo "hosts: 0 passed, 1 failed"
   exit 1
 fi
-python3 -m http.server 8080 --bind 10.213.0.1 --directory "$repo" >/dev/null 2>&1 &
-server=$!
 
 npx --no-install mocha --no-color --config test/hosts/.mocharc.json 2>&1 | tee "$log"
-# Colour codes, should any runner add them, must not hide the counts.
-p=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | sed -n -E 's/^ *([0-9]+) passing.*/\1/p' | tail -n 1)
-f=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | sed -n -E 's/^ *([0-9]+) failing.*/\1/p' | tail -n 1)
-[ -n "$p$f" ] || f=1
-echo "hosts: ${p:-0} passed, ${f:-0} failed"
-[ "${f:-0}" -eq 0 ]
+read -r p f < <(mocha_counts "$log")
+echo "hosts: $p passed, $f failed"
+[ "$f" -eq 0 ]
