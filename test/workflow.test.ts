@@ -45,9 +45,21 @@ describe("GitHub workflow", () => {
         assert.match(job["runs-on"], /vars\.LAB_RUNNER/, "up can run where the hosts are reachable");
     });
 
-    it("takes the backend and passphrase from repository secrets and pins the CLI to the project's", () => {
-        assert.strictEqual(wf.env.PULUMI_BACKEND_URL, "${{ secrets.PULUMI_BACKEND_URL }}");
-        assert.strictEqual(wf.env.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
+    it("gives secrets only to the preview and up jobs, each behind an approval; forks and unset stacks get no preview", () => {
+        const text = (x: unknown) => JSON.stringify(x ?? {});
+        assert.ok(!text(wf.env).includes("secrets."), "no secret in the workflow's own environment");
+        assert.ok(!text(wf.jobs.test).includes("secrets."), "the test job runs the pull request's code without secrets");
+        for (const job of ["preview", "up"]) {
+            assert.strictEqual(wf.jobs[job].env.PULUMI_BACKEND_URL, "${{ secrets.PULUMI_BACKEND_URL }}", job);
+            assert.strictEqual(wf.jobs[job].env.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", job);
+            assert.match(wf.jobs[job].if, /vars\.LAB_STACKS != ''/, `${job} runs only for configured stacks`);
+            assert.doesNotMatch(wf.jobs[job].strategy.matrix.stack, /\["dev"\]/, `${job} has no default stack`);
+        }
+        assert.strictEqual(wf.jobs.preview.environment, "lab-preview");
+        assert.match(wf.jobs.preview.if, /head\.repo\.full_name == github\.repository/, "no preview for a fork's pull request");
+    });
+
+    it("pins the CLI to the project's", () => {
         const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8"));
         assert.strictEqual(wf.env.PULUMI_VERSION, pkg.devDependencies.pulumi);
         assert.strictEqual(pulumiStep("preview")?.with?.["pulumi-version"], "${{ env.PULUMI_VERSION }}");

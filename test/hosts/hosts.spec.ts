@@ -11,7 +11,7 @@ import { kubeadmConfig } from "../../components/kubeadm";
 import { clusterIdentity } from "../../components/lifecycle";
 import { controlPlaneScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
-import { elapsed, fingerprint, holds, hosts, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
+import { elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
 /** Each host's preparation, as the program renders it: the same but for its node address. */
@@ -291,6 +291,22 @@ describe("real hosts", function () {
             ok(await step(cp1, init, "apply"), "init again");
             await join(worker1);
             assert.match(await apiLog(), /register worker1\n\S+ token-delete \S+\n$/, "worker1 registered again, and its token was deleted");
+        });
+    });
+
+    describe("7. a host with the Kubernetes apt repository configured as its install guide says", () => {
+        const entry = `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ${repoUrl.replace("{minor}", "1.35")} /\n`;
+
+        it("prepares it without apt's Signed-By conflict, and remove puts the host's entry back as it was", async () => {
+            await root(
+                worker2,
+                `mkdir -p /etc/apt/keyrings && curl -fsSL ${repoUrl.replace("{minor}", "1.35")}Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg && printf '%s' '${entry}' >/etc/apt/sources.list.d/kubernetes.list`,
+            );
+            ok(await step(worker2, prep(worker2), "apply"), "prep with the host's own entry");
+            assert.ok(await holds(worker2, "! test -e /etc/apt/sources.list.d/kubernetes.list"), "set aside while the lab's entry is there");
+            ok(await step(worker2, prep(worker2), "remove"), "prep remove");
+            assert.strictEqual(await root(worker2, "cat /etc/apt/sources.list.d/kubernetes.list"), entry, "the host's entry is back, unchanged");
+            assert.ok(await holds(worker2, "apt-get update -q >/dev/null 2>&1"), "apt works with it");
         });
     });
 });
