@@ -15,6 +15,7 @@ import {
     firstMinorNeedingContainerd2,
     kubernetesPackageRevision,
     kubernetesReleases,
+    untestedLayers,
 } from "./versions";
 import { Cidr, cidrsOverlap, isIpv4, parseCidr, cidrContains } from "./net";
 
@@ -449,25 +450,60 @@ function isUrl(s: unknown): boolean {
     return typeof s === "string" && /^https?:\/\/[^\s'"\\]+$/.test(s);
 }
 
+/** True when a URL or registry reference carries `user[:password]@` before its host. */
+function hasCredentials(s: unknown): boolean {
+    return typeof s === "string" && s.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split(/[/?#]/)[0].includes("@");
+}
+
+/**
+ * Why a mirror may not carry credentials, and where they go instead. The value is never
+ * echoed: it holds the password.
+ */
+function credentialsProblem(where: string, onHosts: string): string {
+    return (
+        `carries credentials (user:password@); they would be kept in plaintext in the Pulumi state and ${where}. ` +
+        `Use a mirror that needs no credentials, or ${onHosts} and give the URL without them`
+    );
+}
+
+const aptCredentials = "configure the credentials on the hosts (/etc/apt/auth.conf.d)";
+const registryCredentials = "configure the credentials on the hosts (the registry's hosts.toml in /etc/containerd/certs.d)";
+// Helm fetches charts where Pulumi runs, not on the hosts.
+const chartCredentials = "let the mirror serve the machine that runs Pulumi without them";
+
 function readMirrors(r: Reader, v: unknown, minor: string): MirrorSettings {
     const o = r.object("mirrors", v) ?? {};
     r.unknownKeys("mirrors", o, ["kubernetesApt", "kubernetesAptKey", "containerdApt", "registries", "imageRegistry", "chartRepositories"]);
-    const urlCheck = (s: string) => (isUrl(s) ? undefined : `${JSON.stringify(s)} is not an http(s) URL`);
+    const urlCheck = (s: string) =>
+        hasCredentials(s) ? credentialsProblem("in every host's apt sources", aptCredentials) : isUrl(s) ? undefined : `${JSON.stringify(s)} is not an http(s) URL`;
     const apt = r.string("mirrors.kubernetesApt", o.kubernetesApt, defaults.kubernetesApt, urlCheck).replace("{minor}", minor);
+    // A credential in a map's key would be printed with the key, so those are reported at the map.
+    for (const [key, map, where, fix] of [
+        ["mirrors.registries", o.registries, "in every host's containerd hosts.toml", registryCredentials],
+        ["mirrors.chartRepositories", o.chartRepositories, "in the Helm releases' inputs", chartCredentials],
+    ] as const) {
+        if (isObject(map) && Object.keys(map).some(hasCredentials)) r.problem(key, `a key ${credentialsProblem(where, fix)}`);
+    }
     const registries = readStringMap(r, "mirrors.registries", o.registries, (k, val) => {
+        if (hasCredentials(k)) return undefined;
+        if (Array.isArray(val) && val.some(hasCredentials)) return credentialsProblem("in every host's containerd hosts.toml", registryCredentials);
         if (!dnsName.test(k.split(":")[0])) return `${JSON.stringify(k)} is not a registry host such as docker.io`;
         if (!Array.isArray(val) || val.length === 0 || !val.every(isUrl)) return "must be a list of mirror URLs such as [https://mirror.example.com]";
         return undefined;
     }) as Record<string, string[]>;
-    const chartRepositories = readStringMap(r, "mirrors.chartRepositories", o.chartRepositories, (k, val) =>
-        isUrl(k) && isUrl(val) ? undefined : "map an upstream chart repository URL to a mirror URL",
-    ) as Record<string, string>;
+    const chartRepositories = readStringMap(r, "mirrors.chartRepositories", o.chartRepositories, (k, val) => {
+        if (hasCredentials(k)) return undefined;
+        if (hasCredentials(val)) return credentialsProblem("in the Helm releases' inputs", chartCredentials);
+        return isUrl(k) && isUrl(val) ? undefined : "map an upstream chart repository URL to a mirror URL";
+    }) as Record<string, string>;
+    const imageRegistry = r.optionalString("mirrors.imageRegistry", o.imageRegistry);
+    if (hasCredentials(imageRegistry)) r.problem("mirrors.imageRegistry", credentialsProblem("in every chart's image references", registryCredentials));
     return {
         kubernetesApt: apt.endsWith("/") ? apt : `${apt}/`,
         kubernetesAptKey: r.string("mirrors.kubernetesAptKey", o.kubernetesAptKey, `${apt.endsWith("/") ? apt : `${apt}/`}Release.key`, urlCheck),
         containerdApt: r.string("mirrors.containerdApt", o.containerdApt, defaults.containerdApt, urlCheck).replace(/\/$/, ""),
         registries,
-        imageRegistry: r.optionalString("mirrors.imageRegistry", o.imageRegistry),
+        imageRegistry,
         chartRepositories,
     };
 }
@@ -650,10 +686,25 @@ export function loadConfig(): LabConfig {
         mirrors: config.getObject("mirrors"),
         addons: config.getObject("addons"),
     };
+    let lab: LabConfig;
     try {
-        return validateConfig(raw);
+        lab = validateConfig(raw);
     } catch (e) {
         if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
         throw e;
     }
+    for (const warning of versionWarnings(lab)) pulumi.log.warn(warning);
+    return lab;
+}
+
+/** What a preview says about layers whose projects have not tested the chosen Kubernetes minor. */
+export function versionWarnings(lab: LabConfig): string[] {
+    const { addons, kubernetes } = lab;
+    const layers = (["calico", "nfs", "logging", "monitoring"] as const).filter((l) => addons[l] !== false) as string[];
+    if (addons.ingress) layers.push(addons.ingress.controller);
+    return untestedLayers(kubernetes.minor, layers).map(
+        (u) =>
+            `${u.what} (layer ${u.layer}) is tested on Kubernetes ${u.testedFrom} to ${u.testedUpTo}, not on ${kubernetes.minor} (k8s-lab:kubernetes.version); ` +
+            `it may work, but nobody has checked. Source: ${u.source}`,
+    );
 }

@@ -1,12 +1,18 @@
 /**
  * Helm values and custom-resource specs for the lab's layers: pure functions of the lab's
  * settings, tested without mocks. Each builder sets only the keys the lab needs; the chart
- * defaults do the rest. `test/values.test.ts` names, per pinned chart version, the keys these
- * builders rely on, so a chart bump says what to re-check.
+ * defaults do the rest. A chart ignores a key it does not read, silently, so
+ * `test/values.test.ts` records, per pinned chart version, the template that reads every key
+ * these builders set, and which key moves each image the chart deploys.
  */
 import { CalicoSettings, IngressController, IngressSettings, LoggingSettings, MonitoringSettings, NfsSettings } from "./config";
 
 export type Values = Record<string, unknown>;
+
+/** The mirror registry without a trailing slash, or undefined without a mirror. */
+function mirror(imageRegistry?: string): string | undefined {
+    return imageRegistry ? imageRegistry.replace(/\/$/, "") : undefined;
+}
 
 function isPlainObject(v: unknown): v is Values {
     return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -52,12 +58,17 @@ export function ingressWarning(controller: IngressController): string | undefine
 export function calicoValues(calico: CalicoSettings, podSubnet: string, imageRegistry?: string): Values {
     // BGP carries routes for IPIP and unencapsulated pools; VXLAN needs none.
     const bgp = calico.encapsulation.startsWith("VXLAN") ? "Disabled" : "Enabled";
+    const registry = mirror(imageRegistry);
     return {
         installation: {
             enabled: true,
             cni: { type: "Calico" },
             calicoNetwork: {
                 bgp,
+                // The default, firstFound, takes the first interface: on NAT + host-only VMs that
+                // is the NAT one, whose address every node shares. The node's InternalIP is the
+                // address kubelet registers (--node-ip, scripts/host-prep.sh): the lab's own.
+                nodeAddressAutodetectionV4: { kubernetes: "NodeInternalIP" },
                 ipPools: [
                     {
                         name: "default-ipv4-ippool",
@@ -69,16 +80,23 @@ export function calicoValues(calico: CalicoSettings, podSubnet: string, imageReg
                     },
                 ],
             },
-            ...(imageRegistry ? { registry: `${imageRegistry.replace(/\/$/, "")}/` } : {}),
+            // The images the operator deploys (calico/node, typha, kube-controllers, csi, ...).
+            ...(registry ? { registry: `${registry}/` } : {}),
         },
+        // The operator's own image, in its Deployment and its uninstall Job: not covered by the
+        // Installation's registry, which only the running operator reads.
+        ...(registry ? { tigeraOperator: { registry } } : {}),
     };
 }
 
 // ---- Ingress ------------------------------------------------------------------------------
 
 export function ingressNginxValues(ingress: IngressSettings, imageRegistry?: string): Values {
-    const registry = imageRegistry ? { image: { registry: imageRegistry } } : {};
+    const registry = mirror(imageRegistry);
     return {
+        // One key for every image: the controller, the admission webhook's certgen jobs and the
+        // optional default backend all merge global.image under their own image settings.
+        ...(registry ? { global: { image: { registry } } } : {}),
         controller: {
             // The lab owns the class (nginxIngressClass), so that a switch of controller keeps it.
             ingressClassResource: { name: "nginx", enabled: false },
@@ -87,8 +105,6 @@ export function ingressNginxValues(ingress: IngressSettings, imageRegistry?: str
                 type: "NodePort",
                 nodePorts: { http: ingress.httpNodePort, https: ingress.httpsNodePort },
             },
-            ...registry,
-            ...(imageRegistry ? { admissionWebhooks: { patch: registry } } : {}),
         },
     };
 }
@@ -106,8 +122,10 @@ export function nginxIngressClass(controller: IngressController): Values {
 }
 
 export function traefikValues(ingress: IngressSettings, imageRegistry?: string): Values {
+    const registry = mirror(imageRegistry);
     return {
-        service: { type: "NodePort" },
+        // Chart 40 renders service.spec into the Service as it is; a service.type is ignored.
+        service: { spec: { type: "NodePort" } },
         ports: {
             web: { nodePort: ingress.httpNodePort },
             websecure: { nodePort: ingress.httpsNodePort },
@@ -118,23 +136,28 @@ export function traefikValues(ingress: IngressSettings, imageRegistry?: string):
             // Serves Ingresses written for ingress-nginx (class nginx) and their annotations.
             kubernetesIngressNGINX: { enabled: true, ingressClass: "nginx", controllerClass: "k8s.io/ingress-nginx" },
         },
-        ...(imageRegistry ? { image: { registry: imageRegistry } } : {}),
+        ...(registry ? { image: { registry } } : {}),
     };
 }
 
 // ---- NFS storage --------------------------------------------------------------------------
 
 export function csiDriverNfsValues(imageRegistry?: string): Values {
-    // One controller replica: a lab has no second controller node to spread to.
-    const values: Values = { controller: { replicas: 1 }, externalSnapshotter: { enabled: false } };
-    if (imageRegistry) {
-        const r = imageRegistry.replace(/\/$/, "");
+    // One controller replica: a lab has no second controller node to spread to. No snapshotter
+    // sidecar: the lab installs no VolumeSnapshot CRDs for it to watch.
+    const values: Values = { controller: { replicas: 1, enableSnapshotter: false } };
+    const r = mirror(imageRegistry);
+    if (r) {
+        // Every image, those switched off included, so that a values override turning one on
+        // still pulls from the mirror.
         values.image = {
             nfs: { repository: `${r}/sig-storage/nfsplugin` },
             csiProvisioner: { repository: `${r}/sig-storage/csi-provisioner` },
             csiResizer: { repository: `${r}/sig-storage/csi-resizer` },
+            csiSnapshotter: { repository: `${r}/sig-storage/csi-snapshotter` },
             livenessProbe: { repository: `${r}/sig-storage/livenessprobe` },
             nodeDriverRegistrar: { repository: `${r}/sig-storage/csi-node-driver-registrar` },
+            externalSnapshotter: { repository: `${r}/sig-storage/snapshot-controller` },
         };
     }
     return values;
@@ -171,11 +194,15 @@ export const elasticUserSecret = `${elasticsearchName}-es-elastic-user`;
 export const elasticCaSecret = `${elasticsearchName}-es-http-certs-public`;
 
 export function eckOperatorValues(imageRegistry?: string): Values {
-    return imageRegistry ? { image: { repository: `${imageRegistry.replace(/\/$/, "")}/eck/eck-operator` } } : {};
+    const r = mirror(imageRegistry);
+    // containerRegistry is where the operator takes the images of the resources it runs when
+    // their spec names none (the lab's Elasticsearch and Kibana name theirs).
+    return r ? { image: { repository: `${r}/eck/eck-operator` }, config: { containerRegistry: r } } : {};
 }
 
 function elasticImage(product: "elasticsearch" | "kibana", version: string, imageRegistry?: string): Values {
-    return imageRegistry ? { image: `${imageRegistry.replace(/\/$/, "")}/${product}/${product}:${version}` } : {};
+    const r = mirror(imageRegistry);
+    return r ? { image: `${r}/${product}/${product}:${version}` } : {};
 }
 
 /** A single-node Elasticsearch with security on (ECK's default: TLS and the elastic user). */
@@ -220,6 +247,7 @@ export function kibanaSpec(version: string, imageRegistry?: string): Values {
 
 /** Fluent Bit on every node: containerd's CRI logs, Kubernetes metadata, to Elasticsearch over TLS. */
 export function fluentBitValues(namespace: string, imageRegistry?: string): Values {
+    const r = mirror(imageRegistry);
     const esHost = `${elasticsearchName}-es-http.${namespace}.svc`;
     return {
         kind: "DaemonSet",
@@ -268,7 +296,8 @@ export function fluentBitValues(namespace: string, imageRegistry?: string): Valu
                 "",
             ].join("\n"),
         },
-        ...(imageRegistry ? { image: { repository: `${imageRegistry.replace(/\/$/, "")}/fluent/fluent-bit` } } : {}),
+        // The config reloader sidecar is off, but a values override may turn it on.
+        ...(r ? { image: { repository: `${r}/fluent/fluent-bit` }, hotReload: { image: { repository: `${r}/jimmidyson/configmap-reload` } } } : {}),
     };
 }
 
@@ -278,13 +307,15 @@ export const grafanaAdminSecret = "grafana-admin";
 
 export function kubePrometheusStackValues(monitoring: MonitoringSettings, ingress: IngressSettings, className: string, imageRegistry?: string): Values {
     const ui = (name: string) => ({ enabled: true, ingressClassName: className, hosts: [uiHost(name, ingress)], paths: ["/"] });
+    const registry = mirror(imageRegistry);
     const claim = (size: string) => ({
         volumeClaimTemplate: {
             spec: { storageClassName: monitoring.storageClassName, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: size } } },
         },
     });
     return {
-        ...(imageRegistry ? { global: { imageRegistry: imageRegistry.replace(/\/$/, "") } } : {}),
+        // One key for every image, subcharts (Grafana, kube-state-metrics, node-exporter) included.
+        ...(registry ? { global: { imageRegistry: registry } } : {}),
         grafana: {
             // The generated password in a Secret of the lab's; no admin/admin anywhere.
             admin: { existingSecret: grafanaAdminSecret, userKey: "admin-user", passwordKey: "admin-password" },

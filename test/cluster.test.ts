@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
 import { shellQuote } from "../components/render";
+import { defaultKubernetesMinor, kubernetesReleases } from "../components/versions";
 import { evaluate, fakeKubeconfig, Graph, plainText } from "./harness";
 
 const COMMAND = "command:remote:Command";
@@ -143,7 +144,7 @@ describe("cluster graph", function () {
             const stdin: string = g.byName("lab-worker1-join").inputs.stdin;
             assert.ok(stdin.includes(`ADMIN_KUBECONFIG=${shellQuote(fakeKubeconfig)}`));
             assert.ok(stdin.includes("NODE_NAME='worker1'"));
-            assert.ok(stdin.includes("K8S_VERSION='1.37.1'"));
+            assert.ok(stdin.includes(`K8S_VERSION='${kubernetesReleases[defaultKubernetesMinor]}'`));
         });
     });
 

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ConfigError, RawConfig, validateConfig } from "../components/config";
+import { ConfigError, RawConfig, validateConfig, versionWarnings } from "../components/config";
 import { guideLab, testKey } from "./fixtures";
 
 /** Validates and returns the problems (none when valid). */
@@ -31,16 +31,16 @@ describe("configuration", () => {
             assert.strictEqual(c.controlPlane.name, "cp1");
             assert.deepStrictEqual(c.workers.map((w) => w.name), ["worker1", "worker2"]);
             assert.strictEqual(c.nfsHost.name, "nfs1");
-            assert.strictEqual(c.kubernetes.version, "1.37.1");
-            assert.strictEqual(c.kubernetes.packageVersion, "1.37.1-1.1");
+            assert.strictEqual(c.kubernetes.version, "1.36.4");
+            assert.strictEqual(c.kubernetes.packageVersion, "1.36.4-1.1");
             assert.strictEqual(c.kubernetes.podSubnet, "10.244.0.0/16");
             assert.strictEqual(c.kubernetes.serviceSubnet, "10.96.0.0/12");
             assert.strictEqual(c.kubernetes.imageRepository, "registry.k8s.io");
             assert.strictEqual(c.kubernetes.apiServerPort, 6443);
             assert.strictEqual(c.kubernetes.controlPlaneEndpoint, "192.168.56.10");
             assert.strictEqual(c.kubernetes.containerdSource, "docker");
-            assert.strictEqual(c.mirrors.kubernetesApt, "https://pkgs.k8s.io/core:/stable:/v1.37/deb/");
-            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key");
+            assert.strictEqual(c.mirrors.kubernetesApt, "https://pkgs.k8s.io/core:/stable:/v1.36/deb/");
+            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key");
             assert.strictEqual(c.hosts[0].user, "ubuntu");
             assert.strictEqual(c.hosts[0].port, 22);
         });
@@ -72,8 +72,8 @@ describe("configuration", () => {
 
         it("substitutes the minor into a mirrored Kubernetes apt repository", () => {
             const c = validateConfig(guideLab({ mirrors: { kubernetesApt: "https://mirror.example.com/kubernetes-new/core/stable/v{minor}/deb" } }));
-            assert.strictEqual(c.mirrors.kubernetesApt, "https://mirror.example.com/kubernetes-new/core/stable/v1.37/deb/");
-            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://mirror.example.com/kubernetes-new/core/stable/v1.37/deb/Release.key");
+            assert.strictEqual(c.mirrors.kubernetesApt, "https://mirror.example.com/kubernetes-new/core/stable/v1.36/deb/");
+            assert.strictEqual(c.mirrors.kubernetesAptKey, "https://mirror.example.com/kubernetes-new/core/stable/v1.36/deb/Release.key");
         });
 
         it("turns addons on with defaults when absent, off with false", () => {
@@ -159,6 +159,32 @@ describe("configuration", () => {
             expectProblem(guideLab({ mirrors: { registries: { "docker.io": "https://m.example.com" } } }), "mirrors.registries.docker.io", /list of mirror URLs/);
             expectProblem(guideLab({ mirrors: { kubernetesApt: "ftp://x" } }), "mirrors.kubernetesApt", /not an http\(s\) URL/);
         });
+        it("mirror URLs with credentials, naming the key and the fix, never the password", () => {
+            const secret = "s3cret-pw";
+            const cases: [Record<string, unknown>, string, RegExp][] = [
+                [{ kubernetesApt: `https://user:${secret}@mirror.example.com/k8s/v{minor}/deb/` }, "mirrors.kubernetesApt", /apt sources.*\/etc\/apt\/auth\.conf\.d/],
+                [{ kubernetesAptKey: `https://user:${secret}@mirror.example.com/Release.key` }, "mirrors.kubernetesAptKey", /auth\.conf\.d/],
+                [{ containerdApt: `http://user:${secret}@mirror.example.com/docker-ce/linux` }, "mirrors.containerdApt", /auth\.conf\.d/],
+                [{ registries: { "docker.io": ["https://m.example.com", `https://user:${secret}@m2.example.com`] } }, "mirrors.registries.docker.io", /hosts\.toml/],
+                [{ registries: { [`user:${secret}@docker.io`]: ["https://m.example.com"] } }, "mirrors.registries", /a key carries credentials/],
+                [{ imageRegistry: `user:${secret}@registry.example.cn/mirror` }, "mirrors.imageRegistry", /image references.*hosts\.toml/],
+                [{ chartRepositories: { "https://charts.example.com": `https://user:${secret}@charts.example.cn` } }, "mirrors.chartRepositories.https://charts.example.com", /Helm releases/],
+            ];
+            for (const [mirrors, key, fix] of cases) {
+                const found = problems(guideLab({ mirrors }));
+                const p = found.find((x) => x.startsWith(`k8s-lab:${key}:`));
+                assert.ok(p, `expected a problem at ${key}, got:\n${found.join("\n")}`);
+                assert.match(p, /carries credentials \(user:password@\).*plaintext in the Pulumi state.*Use a mirror that needs no credentials/);
+                assert.match(p, fix);
+                assert.ok(!found.join("\n").includes(secret), `the password leaks: ${found.join("\n")}`);
+            }
+        });
+        it("no credentials where there are none: an @ in a path, a plain registry path", () => {
+            assert.deepStrictEqual(
+                problems(guideLab({ mirrors: { kubernetesApt: "https://mirror.example.com/k8s/@stable/v{minor}/deb/", imageRegistry: "registry.example.cn/mirror" } })),
+                [],
+            );
+        });
         it("bad addon settings", () => {
             expectProblem(guideLab({ addons: { ingress: { httpNodePort: 80 } } }), "addons.ingress.httpNodePort", /outside the NodePort range/);
             expectProblem(guideLab({ addons: { ingress: { controller: "haproxy" } } }), "addons.ingress.controller", /use one of ingress-nginx, traefik/);
@@ -196,5 +222,20 @@ describe("configuration", () => {
         const found = problems(guideLab({ ssh: { privateKey: testKey, password: "hunter2" }, kubernetes: { version: "0.1" } }));
         assert.ok(found.length > 0);
         assert.ok(!found.join("\n").includes("TEST-ONLY") && !found.join("\n").includes("hunter2"));
+    });
+
+    describe("version warnings at preview", () => {
+        it("name each layer untested on the chosen minor, with its tested range and source", () => {
+            const on = { calico: {}, ingress: {}, nfs: {}, logging: {}, monitoring: {} };
+            const at = (version: string, addons: Record<string, unknown> = on) => versionWarnings(validateConfig(guideLab({ kubernetes: { version }, addons })));
+            assert.deepStrictEqual(at("1.35"), [], "every default layer is tested on 1.35");
+            const w136 = at("1.36");
+            assert.strictEqual(w136.length, 1);
+            assert.match(w136[0], /^ingress-nginx 4\.15\.1 .*\(layer ingress-nginx\) is tested on Kubernetes 1\.31 to 1\.35, not on 1\.36 \(k8s-lab:kubernetes\.version\)/);
+            assert.deepStrictEqual(at("1.36", { ...on, ingress: { controller: "traefik" } }), [], "Traefik publishes no upper bound");
+            const w137 = at("1.37").join("\n");
+            for (const part of ["Calico 3.32", "ingress-nginx", "ECK 3.5"]) assert.ok(w137.includes(part), part);
+            assert.deepStrictEqual(at("1.37", { calico: false, ingress: false, nfs: false, logging: false, monitoring: false }), [], "layers that are off are not named");
+        });
     });
 });

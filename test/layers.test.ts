@@ -217,7 +217,7 @@ describe("layers", () => {
         assert.strictEqual(release(m, "monitoring-stack").inputs.repositoryOpts.repo, "https://charts.example.cn/prometheus-community");
         assert.strictEqual(release(m, "monitoring-stack").inputs.values.global.imageRegistry, "registry.example.cn");
         assert.strictEqual(release(m, "calico-operator").inputs.values.installation.registry, "registry.example.cn/");
-        assert.strictEqual(release(m, "ingress-controller").inputs.values.controller.image.registry, "registry.example.cn");
+        assert.strictEqual(release(m, "ingress-controller").inputs.values.global.image.registry, "registry.example.cn");
         assert.strictEqual(m.byName("logging-elasticsearch").inputs.spec.image, `registry.example.cn/elasticsearch/elasticsearch:${elasticStackVersion}`);
         assert.match(release(m, "logging-fluent-bit").inputs.values.image.repository, /^registry\.example\.cn\//);
     });

@@ -104,8 +104,8 @@ describe("scripts", () => {
             );
             golden("host-prep.rendered.sh", hostPrepScript(c.kubernetes, c.mirrors));
             const text = hostPrepScript(c.kubernetes, c.mirrors);
-            assert.match(text, /^K8S_PACKAGE_VERSION='1\.37\.1-1\.1'$/m);
-            assert.match(text, /^K8S_APT_REPO='http:\/\/10\.0\.0\.1\/k8s\/v1\.37\/'$/m);
+            assert.match(text, /^K8S_PACKAGE_VERSION='1\.36\.4-1\.1'$/m);
+            assert.match(text, /^K8S_APT_REPO='http:\/\/10\.0\.0\.1\/k8s\/v1\.36\/'$/m);
             assert.match(text, /^CONTAINERD_VERSION='2\.2\.1'$/m);
             assert.strictEqual(registryMirrorLines(c.mirrors.registries), "docker.io https://b.example.com https://c.example.com\nregistry.k8s.io https://a.example.com");
         });
@@ -139,7 +139,7 @@ describe("kubeadm configuration", () => {
         assert.strictEqual(init.nodeRegistration.name, "cp1");
         assert.strictEqual(init.localAPIEndpoint.advertiseAddress, "192.168.56.10");
         assert.strictEqual(cluster.kind, "ClusterConfiguration");
-        assert.strictEqual(cluster.kubernetesVersion, "v1.37.1");
+        assert.strictEqual(cluster.kubernetesVersion, "v1.36.4");
         assert.strictEqual(cluster.controlPlaneEndpoint, "192.168.56.10:6443");
         assert.strictEqual(cluster.networking.podSubnet, "10.244.0.0/16");
         assert.strictEqual(cluster.networking.serviceSubnet, "10.96.0.0/12");

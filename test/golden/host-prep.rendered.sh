@@ -2,10 +2,10 @@
 # k8s-lab scripts/host-prep.sh, rendered: parameters, scripts/lib.sh, then the script.
 {
 set -euo pipefail
-K8S_VERSION='1.37.1'
-K8S_PACKAGE_VERSION='1.37.1-1.1'
-K8S_APT_REPO='http://10.0.0.1/k8s/v1.37/'
-K8S_APT_KEY='http://10.0.0.1/k8s/v1.37/Release.key'
+K8S_VERSION='1.36.4'
+K8S_PACKAGE_VERSION='1.36.4-1.1'
+K8S_APT_REPO='http://10.0.0.1/k8s/v1.36/'
+K8S_APT_KEY='http://10.0.0.1/k8s/v1.36/Release.key'
 CONTAINERD_SOURCE='docker'
 CONTAINERD_APT_REPO='https://download.docker.com/linux'
 CONTAINERD_VERSION='2.2.1'
@@ -336,8 +336,37 @@ EOF
   done <"$SYSCTL_FILE"
 }
 
+readonly APT_ASIDE="$LAB_STATE_DIR/apt-sources-set-aside"
+
+# An entry of the host's own for the same repository (as Docker's and Kubernetes' install
+# guides write one, with another keyring) makes apt refuse both ("Conflicting values set for
+# option Signed-By"). Such entries are set aside while the lab's is there, and put back by
+# remove, unchanged.
+set_aside_entries_for() {
+  local url="${1%/}" ours="$2" file pattern
+  # The URL as a whole word, with or without its trailing slash (one-line and deb822 files).
+  pattern="(^|[[:space:]])$(sed 's/[][\.*^$+?(){}|/]/\\&/g' <<<"$url")/?([[:space:]]|$)"
+  for file in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    if [ ! -f "$file" ] || [ "$file" = "$ours" ]; then continue; fi
+    grep -Eq "$pattern" "$file" || continue
+    mkdir -p "$APT_ASIDE"
+    mv "$file" "$APT_ASIDE/"
+    log "set $file aside while the lab's entry for $url is there (remove puts it back)"
+  done
+}
+
+put_back_set_aside_entries() {
+  local file
+  [ -d "$APT_ASIDE" ] || return 0
+  for file in "$APT_ASIDE"/*; do
+    [ -f "$file" ] && mv "$file" /etc/apt/sources.list.d/
+  done
+  rmdir "$APT_ASIDE"
+}
+
 add_apt_source() {
-  local keyring="$1" key_url="$2" sources="$3" line="$4" changed=1 tmp
+  local keyring="$1" key_url="$2" sources="$3" line="$4" url="$5" changed=1 tmp
+  set_aside_entries_for "$url" "$sources"
   tmp=$(mktemp)
   curl -fsSL --retry 3 "$key_url" -o "$tmp" || die "cannot download the apt key $key_url"
   install -d -m 0755 /etc/apt/keyrings
@@ -372,10 +401,16 @@ install_containerd() {
     id=$(os_field ID)
     codename=$(os_field VERSION_CODENAME)
     if add_apt_source "$DOCKER_KEYRING" "$CONTAINERD_APT_REPO/$id/gpg" "$DOCKER_SOURCES" \
-      "deb [signed-by=$DOCKER_KEYRING] $CONTAINERD_APT_REPO/$id $codename stable"; then
+      "deb [signed-by=$DOCKER_KEYRING] $CONTAINERD_APT_REPO/$id $codename stable" "$CONTAINERD_APT_REPO/$id"; then
       apt_quiet update
     fi
     current=$(dpkg-query -W -f='${Version}' containerd.io 2>/dev/null || true)
+    # A containerd.io the host had before (Docker's) is the host's: used as it is, never
+    # upgraded or held. configure_containerd says so if it is too old.
+    if [ -n "$current" ] && ! grep -qx containerd.io "$LAB_STATE_DIR/installed-packages" 2>/dev/null; then
+      log "using the host's own containerd.io $current as it is"
+      return 0
+    fi
     case "$current" in
       "$CONTAINERD_VERSION"-*) ;;
       *)
@@ -522,7 +557,7 @@ apply() {
   fi
   disable_swap
   configure_kernel
-  if add_apt_source "$K8S_KEYRING" "$K8S_APT_KEY" "$K8S_SOURCES" "deb [signed-by=$K8S_KEYRING] $K8S_APT_REPO /"; then
+  if add_apt_source "$K8S_KEYRING" "$K8S_APT_KEY" "$K8S_SOURCES" "deb [signed-by=$K8S_KEYRING] $K8S_APT_REPO /" "$K8S_APT_REPO"; then
     apt_quiet update
   fi
   install_kubernetes_packages
@@ -556,6 +591,7 @@ remove() {
     systemctl restart containerd 2>/dev/null || true
   fi
   rm -f "$DOCKER_SOURCES" "$DOCKER_KEYRING"
+  put_back_set_aside_entries
   purge_recorded_packages nfs-common
   rm -f "$MODULES_FILE" "$SYSCTL_FILE"
   sysctl -q --system >/dev/null 2>&1 || true
