@@ -11,6 +11,7 @@
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { forgetStack } from "./forget";
@@ -20,35 +21,22 @@ const labDir = path.join(root, ".lab");
 
 export class CliError extends Error {}
 
-/** SSH wire encoding of a string: a 32-bit length, then the bytes. */
-function sshString(b: Buffer | string): Buffer {
-    const bytes = typeof b === "string" ? Buffer.from(b) : b;
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(bytes.length);
-    return Buffer.concat([len, bytes]);
-}
-
 /**
- * A new ed25519 key pair in OpenSSH's own formats: the private key as `ssh -i` and
- * pulumi-command read it, the public key as a line for authorized_keys.
+ * A new ed25519 key pair, made by ssh-keygen (on every operator's machine): the private key
+ * as `ssh -i` and pulumi-command read it, the public key as a line for authorized_keys.
  */
 export function newSshKeyPair(comment: string): { privateKey: string; publicKey: string } {
-    const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
-    const pub = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-    const seed = privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32);
-    const pubBlob = Buffer.concat([sshString("ssh-ed25519"), sshString(pub)]);
-    const check = crypto.randomBytes(4);
-    let secret = Buffer.concat([check, check, sshString("ssh-ed25519"), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
-    const pad = (8 - (secret.length % 8)) % 8;
-    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-    const count = Buffer.alloc(4);
-    count.writeUInt32BE(1);
-    const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""), count, sshString(pubBlob), sshString(secret)]);
-    const lines = body.toString("base64").match(/.{1,70}/g) ?? [];
-    return {
-        privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        publicKey: `ssh-ed25519 ${pubBlob.toString("base64")} ${comment}`,
-    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-key-"));
+    try {
+        const file = path.join(dir, "id_ed25519");
+        const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], { encoding: "utf8" });
+        if (r.error || r.status !== 0) {
+            throw new CliError(`ssh-keygen could not make a key (${r.error?.message ?? r.stderr.trim()}); install the OpenSSH client, or set k8s-lab:ssh.privateKeyPath to a key of your own`);
+        }
+        return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 /** Makes the key pair a stack's `privateKeyPath` names, if it lies in .lab/ and is missing. */
@@ -126,7 +114,9 @@ export function pulumiRunner(env: NodeJS.ProcessEnv = cliEnvironment(process.env
 
 /** The error to show when a failed call means the CLI itself could not be downloaded. */
 export function cliMissing(stderr: string): CliError | undefined {
-    if (!/Downloading pulumi|get\.pulumi\.com|fetch failed|ENOTFOUND|EAI_AGAIN/.test(stderr)) return undefined;
+    // Only the pulumi npm package's own download: a backend's DNS error (an S3 bucket's, say)
+    // is the backend's, and shows as it is.
+    if (!/Downloading pulumi|get\.pulumi\.com/.test(stderr)) return undefined;
     return new CliError(
         `could not obtain the Pulumi CLI: the pulumi npm package downloads it from get.pulumi.com on first use, and that failed.\n` +
             `Install the CLI yourself (https://www.pulumi.com/docs/install/) into ~/.pulumi/versions/<version>/bin, or give this machine access.\n${stderr.trim()}`,

@@ -134,6 +134,8 @@ export function labChecks(out: LabOutputs, api: VerifyApi, timing: Timing, now: 
         {
             name: "NetworkPolicy: the client reaches the web pod, then a deny policy blocks it",
             async run() {
+                // A run just before deleted it; a namespace takes a while to go (Terminating).
+                await waitFor(`namespace ${namespace} of an earlier run to be gone`, timing, async () => ((await api.listNamespaces()).includes(namespace) ? undefined : true));
                 await api.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
                 await api.create({ ...pod("web", sampleImages.web, ["nginx", "-g", "daemon off;"]), metadata: { name: "web", namespace, labels: web } });
                 await api.create({ apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace }, spec: { selector: web, ports: [{ port: 80 }] } });

@@ -32,6 +32,8 @@ export interface Host {
     user: string;
     /** SSH port for this host (overrides `ssh.port`). */
     port: number;
+    /** The host's SSH public host key (`ssh-ed25519 AAAA...`); when set, a host that presents another is refused. */
+    hostKey?: string;
 }
 
 export interface SshCredentials {
@@ -43,7 +45,16 @@ export interface SshCredentials {
 }
 
 export interface SshSettings extends SshCredentials {
-    bastion?: SshCredentials & { address: string };
+    bastion?: SshCredentials & {
+        address: string;
+        /** The bastion's SSH public host key; when set, a bastion that presents another is refused. */
+        hostKey?: string;
+        /**
+         * The operator's machine reaches the control plane's API server without the bastion (a VPN,
+         * a route): the layers, `verify` and the UIs connect there directly. Default false.
+         */
+        apiServerReachable: boolean;
+    };
 }
 
 export type ContainerdSource = "docker" | "distro";
@@ -297,7 +308,7 @@ function readHost(r: Reader, i: number, v: unknown, ssh: { user: string; port: n
         r.problem(key, "must be an object such as { name: cp1, address: 192.168.56.10, roles: [control-plane] }");
         return undefined;
     }
-    r.unknownKeys(key, v, ["name", "address", "roles", "user", "port"]);
+    r.unknownKeys(key, v, ["name", "address", "roles", "user", "port", "hostKey"]);
     const name = r.string(`${key}.name`, v.name, "", (s) =>
         dns1123Label.test(s) ? undefined : `${JSON.stringify(s)} is not a DNS-1123 label; use lower-case letters, digits and '-' (it becomes the node name)`,
     );
@@ -327,7 +338,21 @@ function readHost(r: Reader, i: number, v: unknown, ssh: { user: string; port: n
         roles: hostRoles,
         user: r.string(`${key}.user`, v.user, ssh.user),
         port: r.port(`${key}.port`, v.port, ssh.port),
+        hostKey: readHostKey(r, `${key}.hostKey`, v.hostKey),
     };
+}
+
+const hostKeyPattern = /^(ssh-ed25519|ssh-rsa|rsa-sha2-256|rsa-sha2-512|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/;
+
+/** A host key as `ssh-keyscan` or `/etc/ssh/ssh_host_*_key.pub` give it. */
+function readHostKey(r: Reader, key: string, v: unknown): string | undefined {
+    const s = r.optionalString(key, v);
+    if (s === undefined) return undefined;
+    if (!hostKeyPattern.test(s.trim())) {
+        r.problem(key, "is not an SSH public host key; give one line such as `ssh-ed25519 AAAA...`, from `ssh-keyscan -t ed25519 <host>` or the host's /etc/ssh/ssh_host_ed25519_key.pub");
+        return undefined;
+    }
+    return s.trim();
 }
 
 function readPrivateKey(r: Reader, key: string, v: Obj, readFile: (p: string) => string): string | undefined {
@@ -369,7 +394,7 @@ function readSsh(r: Reader, v: unknown, readFile: (p: string) => string): SshSet
     if (o.bastion !== undefined) {
         const b = r.object("ssh.bastion", o.bastion);
         if (b) {
-            r.unknownKeys("ssh.bastion", b, ["address", "user", "port", "privateKey", "privateKeyPath", "password"]);
+            r.unknownKeys("ssh.bastion", b, ["address", "user", "port", "privateKey", "privateKeyPath", "password", "hostKey", "apiServerReachable"]);
             const address = r.string("ssh.bastion.address", b.address, "", (s) =>
                 isAddress(s) ? undefined : `${JSON.stringify(s)} is not an IPv4 address or DNS name`,
             );
@@ -380,6 +405,8 @@ function readSsh(r: Reader, v: unknown, readFile: (p: string) => string): SshSet
                 port: r.port("ssh.bastion.port", b.port, defaults.sshPort),
                 privateKey: readPrivateKey(r, "ssh.bastion", b, readFile) ?? ssh.privateKey,
                 password: r.optionalString("ssh.bastion.password", b.password) ?? ssh.password,
+                hostKey: readHostKey(r, "ssh.bastion.hostKey", b.hostKey),
+                apiServerReachable: r.boolean("ssh.bastion.apiServerReachable", b.apiServerReachable, false),
             };
         }
     }
@@ -658,7 +685,18 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => string =
         }
     }
     const mirrors = readMirrors(r, raw.mirrors, k8s.minor);
-    const addons = readAddons(r, raw.addons, (workers[0] ?? controlPlane)?.address ?? "");
+    // The UIs' base domain follows the control plane, which a lab keeps for its whole life
+    // (NodePorts answer on every node); a worker could come and go.
+    const addons = readAddons(r, raw.addons, controlPlane?.address ?? "");
+    const layersOn = (Object.keys(addons) as (keyof AddonSettings)[]).filter((k) => addons[k] !== false);
+    if (ssh.bastion && !ssh.bastion.apiServerReachable && layersOn.length > 0) {
+        r.problem(
+            "ssh.bastion",
+            `host steps go through the bastion, but the layers (${layersOn.join(", ")}), npm run verify and the UIs connect to the API server ` +
+                `${controlPlane?.address ?? ""}:${k8s.apiServerPort} and the NodePorts directly, from this machine. Make them reachable (a VPN or a route to the lab's network) ` +
+                "and set k8s-lab:ssh.bastion.apiServerReachable to true, or turn the layers off (k8s-lab:addons: { calico: false, ingress: false, nfs: false, logging: false, monitoring: false })",
+        );
+    }
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {

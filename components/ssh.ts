@@ -10,7 +10,11 @@ function secret(value: string | undefined): pulumi.Output<string> | undefined {
     return value === undefined ? undefined : pulumi.secret(value);
 }
 
-/** The connection to a host: its own user and port, the lab's credentials and bastion. */
+/**
+ * The connection to a host: its own user and port, the lab's credentials and bastion, and
+ * the host keys to insist on where the configuration gives them (without one, pulumi-command
+ * accepts whatever key the host presents: see the README's Security section).
+ */
 export function connectionFor(host: Host, ssh: SshSettings): remote.remote.ConnectionArgs {
     return {
         host: host.address,
@@ -18,6 +22,7 @@ export function connectionFor(host: Host, ssh: SshSettings): remote.remote.Conne
         user: host.user,
         privateKey: secret(ssh.privateKey),
         password: secret(ssh.password),
+        hostKey: host.hostKey,
         ...dial,
         proxy: ssh.bastion && {
             host: ssh.bastion.address,
@@ -25,6 +30,7 @@ export function connectionFor(host: Host, ssh: SshSettings): remote.remote.Conne
             user: ssh.bastion.user,
             privateKey: secret(ssh.bastion.privateKey),
             password: secret(ssh.bastion.password),
+            hostKey: ssh.bastion.hostKey,
             ...dial,
         },
     };

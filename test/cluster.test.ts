@@ -190,6 +190,16 @@ describe("cluster graph", function () {
         assert.ok(!plainText(g).includes("TEST-ONLY"));
     });
 
+    it("insists on the host keys the configuration gives, and on none where it gives none", async () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbnKcT0nCzM2gw6ghBJMfbHKx6pNwz0lDHEb3sk2hc4";
+        const lab = clusterOnly(1, { ssh: { user: "ubuntu", privateKey: testKey, bastion: { address: "jump.example.com", hostKey: key } } });
+        (lab.hosts as { hostKey?: string }[])[0].hostKey = key;
+        const g = await evaluate(lab);
+        assert.strictEqual(g.byName("lab-cp1-init").inputs.connection.hostKey, key);
+        assert.strictEqual(g.byName("lab-cp1-init").inputs.connection.proxy.hostKey, key);
+        assert.strictEqual(g.byName("lab-worker1-join").inputs.connection.hostKey, undefined);
+    });
+
     it("logs in with a password where no key is given, and as root without sudo", async () => {
         const g = await evaluate(clusterOnly(0, { ssh: { user: "root", password: "hunter2-lab" } }));
         const r = g.byName("lab-cp1-init");

@@ -238,4 +238,38 @@ describe("configuration", () => {
             assert.deepStrictEqual(at("1.37", { calico: false, ingress: false, nfs: false, logging: false, monitoring: false }), [], "layers that are off are not named");
         });
     });
+
+    describe("SSH host keys and the bastion", () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbnKcT0nCzM2gw6ghBJMfbHKx6pNwz0lDHEb3sk2hc4 root@cp1";
+
+        it("take a host key per host and for the bastion, and refuse what is not one", () => {
+            const c = validateConfig(
+                guideLab({
+                    hosts: [{ name: "cp1", address: "10.0.0.1", roles: ["control-plane"], hostKey: key }],
+                    ssh: { privateKey: testKey, bastion: { address: "jump.example.com", hostKey: key } },
+                }),
+            );
+            assert.strictEqual(c.controlPlane.hostKey, key);
+            assert.strictEqual(c.ssh.bastion?.hostKey, key);
+            expectProblem(hosts({ name: "cp1", address: "10.0.0.1", roles: ["control-plane"], hostKey: "SHA256:abc" }), "hosts[0].hostKey", /is not an SSH public host key; .*ssh-keyscan/);
+            expectProblem(guideLab({ ssh: { privateKey: testKey, bastion: { address: "j", hostKey: 42 } } }), "ssh.bastion.hostKey", /must be a non-empty string/);
+        });
+
+        it("refuse a bastion with layers on unless the API server is reachable from here, saying both ways out", () => {
+            const layers = { calico: {}, ingress: false, nfs: false, logging: false, monitoring: false };
+            expectProblem(
+                guideLab({ ssh: { privateKey: testKey, bastion: { address: "jump.example.com" } }, addons: layers }),
+                "ssh.bastion",
+                /the layers \(calico\).*connect to the API server 192\.168\.56\.10:6443 .*directly.*apiServerReachable to true, or turn the layers off/,
+            );
+            assert.doesNotThrow(() => validateConfig(guideLab({ ssh: { privateKey: testKey, bastion: { address: "jump.example.com", apiServerReachable: true } }, addons: layers })));
+            assert.doesNotThrow(() => validateConfig(guideLab({ ssh: { privateKey: testKey, bastion: { address: "jump.example.com" } } })), "host steps alone are fine");
+        });
+
+        it("base the UIs' domain on the control plane, which stays when workers come and go", () => {
+            const c = validateConfig(guideLab({ addons: { calico: {}, ingress: {}, nfs: false, logging: false, monitoring: false } }));
+            assert.strictEqual(c.addons.ingress && c.addons.ingress.baseDomain, "192.168.56.10.nip.io");
+        });
+    });
 });
+

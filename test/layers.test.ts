@@ -91,7 +91,7 @@ describe("layers", () => {
         assert.strictEqual(r.inputs.values.providers.kubernetesIngressNGINX.enabled, true);
         assert.strictEqual(t.byName("ingress-nginx-class").inputs.spec.controller, "k8s.io/ingress-nginx");
         assert.strictEqual(t.outputs.ingressClassName, "traefik");
-        assert.strictEqual(t.outputs.grafanaUrl, "http://grafana.192.168.56.11.nip.io:31080");
+        assert.strictEqual(t.outputs.grafanaUrl, "http://grafana.192.168.56.10.nip.io:31080");
         assert.strictEqual(release(t, "monitoring-stack").inputs.values.grafana.ingress.ingressClassName, "traefik");
     });
 
@@ -167,9 +167,9 @@ describe("layers", () => {
     it("publishes Kibana behind the ingress", () => {
         const ing = g.byName("logging-kibana-ingress");
         assert.strictEqual(ing.inputs.spec.ingressClassName, "nginx");
-        assert.strictEqual(ing.inputs.spec.rules[0].host, "kibana.192.168.56.11.nip.io");
+        assert.strictEqual(ing.inputs.spec.rules[0].host, "kibana.192.168.56.10.nip.io");
         assert.strictEqual(ing.inputs.spec.rules[0].http.paths[0].backend.service.name, "kibana-kb-http");
-        assert.strictEqual(g.outputs.kibanaUrl, "http://kibana.192.168.56.11.nip.io:30080");
+        assert.strictEqual(g.outputs.kibanaUrl, "http://kibana.192.168.56.10.nip.io:30080");
     });
 
     it("gives Grafana a generated password through a Secret, and Prometheus storage and retention", () => {
@@ -184,7 +184,7 @@ describe("layers", () => {
         assert.strictEqual(v.prometheus.prometheusSpec.retention, "10d");
         assert.deepStrictEqual(v.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName, "nfs-storage");
         for (const ui of ["grafana", "prometheus", "alertmanager"]) {
-            assert.deepStrictEqual(v[ui].ingress.hosts, [`${ui}.192.168.56.11.nip.io`]);
+            assert.deepStrictEqual(v[ui].ingress.hosts, [`${ui}.192.168.56.10.nip.io`]);
         }
         assert.deepStrictEqual(v.kubeEtcd.service, { port: 2381, targetPort: 2381 }, "etcd metrics as kubeadm exposes them");
         assert.strictEqual(v.kubeControllerManager.service.port, 10257);
@@ -193,9 +193,9 @@ describe("layers", () => {
     });
 
     it("exports the URLs, class names, and the passwords as secrets", async () => {
-        assert.strictEqual(g.outputs.grafanaUrl, "http://grafana.192.168.56.11.nip.io:30080");
-        assert.strictEqual(g.outputs.prometheusUrl, "http://prometheus.192.168.56.11.nip.io:30080");
-        assert.strictEqual(g.outputs.alertmanagerUrl, "http://alertmanager.192.168.56.11.nip.io:30080");
+        assert.strictEqual(g.outputs.grafanaUrl, "http://grafana.192.168.56.10.nip.io:30080");
+        assert.strictEqual(g.outputs.prometheusUrl, "http://prometheus.192.168.56.10.nip.io:30080");
+        assert.strictEqual(g.outputs.alertmanagerUrl, "http://alertmanager.192.168.56.10.nip.io:30080");
         const program = g.outputs.__program as Record<string, pulumi.Output<string>>;
         assert.ok(await pulumi.isSecret(program.grafanaAdminPassword));
         assert.ok(await pulumi.isSecret(program.elasticPassword));
@@ -237,8 +237,8 @@ describe("layers", () => {
         const pod = s.byName("samples-web").inputs.spec.template.spec;
         assert.strictEqual(pod.volumes[0].persistentVolumeClaim.claimName, "web-content");
         assert.strictEqual(pod.containers[0].volumeMounts[0].mountPath, "/usr/share/nginx/html");
-        assert.strictEqual(s.byName("samples-ingress").inputs.spec.rules[0].host, "web.192.168.56.11.nip.io");
-        assert.strictEqual(s.outputs.sampleUrl, "http://web.192.168.56.11.nip.io:30080");
+        assert.strictEqual(s.byName("samples-ingress").inputs.spec.rules[0].host, "web.192.168.56.10.nip.io");
+        assert.strictEqual(s.outputs.sampleUrl, "http://web.192.168.56.10.nip.io:30080");
         assert.ok(s.dependsOn("samples-content", "nfs-class"), "after storage");
     });
 

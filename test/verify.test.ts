@@ -11,13 +11,13 @@ function fixture(name: string): string {
 const now = new Date(Date.UTC(2026, 10, 22, 9, 30));
 const outputs: LabOutputs = {
     kubeconfig: "apiVersion: v1",
-    ingressBaseDomain: "192.168.56.11.nip.io",
+    ingressBaseDomain: "192.168.56.10.nip.io",
     ingressHttpPort: 30080,
     storageClassName: "nfs-storage",
-    kibanaUrl: "http://kibana.192.168.56.11.nip.io:30080",
+    kibanaUrl: "http://kibana.192.168.56.10.nip.io:30080",
     elasticPassword: "elastic-secret",
-    prometheusUrl: "http://prometheus.192.168.56.11.nip.io:30080",
-    grafanaUrl: "http://grafana.192.168.56.11.nip.io:30080",
+    prometheusUrl: "http://prometheus.192.168.56.10.nip.io:30080",
+    grafanaUrl: "http://grafana.192.168.56.10.nip.io:30080",
     grafanaAdminPassword: "grafana-secret",
 };
 
@@ -32,6 +32,9 @@ class FakeApi implements VerifyApi {
     httpCalls: { url: string; user?: string; password?: string }[] = [];
     written = "";
     private policy = false;
+    /** The verify namespace exists; a delete leaves it listed (Terminating) for `terminatingPolls` more lists. */
+    private verifyNamespace = false;
+    terminatingPolls = 0;
 
     constructor(private readonly overrides: Partial<VerifyApi> = {}) {}
 
@@ -39,7 +42,9 @@ class FakeApi implements VerifyApi {
         return this.overrides.listNodes ? this.overrides.listNodes() : JSON.parse(fixture("nodes.json")).items.slice(0, 2).map(nodeSummary);
     }
     async listNamespaces() {
-        return ["default", "kube-system", "calico-system", "monitoring", namespace];
+        const terminating = this.terminatingPolls > 0;
+        if (terminating) this.terminatingPolls--;
+        return ["default", "kube-system", "calico-system", "monitoring", ...(this.verifyNamespace || terminating ? [namespace] : [])];
     }
     async listPods(ns: string) {
         if (this.overrides.listPods) return this.overrides.listPods(ns);
@@ -48,6 +53,10 @@ class FakeApi implements VerifyApi {
     async create(o: Record<string, unknown>) {
         const meta = o.metadata as { name: string };
         this.created.push(`${o.kind}/${meta.name}`);
+        if (o.kind === "Namespace") {
+            if (this.verifyNamespace || this.terminatingPolls > 0) throw new Error(`namespaces "${meta.name}" already exists`);
+            this.verifyNamespace = true;
+        }
         if (o.kind === "NetworkPolicy") this.policy = true;
         if (meta.name === "writer") {
             const cmd = ((o.spec as { containers: { command: string[] }[] }).containers[0].command[2] ?? "").split(" ");
@@ -72,6 +81,7 @@ class FakeApi implements VerifyApi {
     }
     async deleteNamespace(ns: string) {
         this.deletedNamespaces.push(ns);
+        this.verifyNamespace = false;
     }
     async http(url: string, options: { user?: string; password?: string } = {}) {
         this.httpCalls.push({ url, user: options.user, password: options.password });
@@ -121,6 +131,15 @@ describe("verify", () => {
         assert.deepStrictEqual(api.deletedNamespaces, [namespace]);
         assert.ok(api.created.includes("NetworkPolicy/deny-all-ingress"));
         assert.ok(api.removed.includes("Pod/writer"), "the data is read back by a new pod");
+    });
+
+    it("runs again at once: it waits while the namespace of the run before is still terminating", async () => {
+        const api = new FakeApi();
+        await run(api);
+        api.terminatingPolls = 5;
+        const again = await run(api);
+        assert.strictEqual(statusOf(again.results, /NetworkPolicy/)?.status, "passed");
+        assert.strictEqual(api.terminatingPolls, 0, "it polled until the namespace was gone");
     });
 
     it("names today's index as Fluent Bit's Logstash format does, and counts its documents", async () => {
