@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, the tools the test tiers need and this machine lacks: the
 # shell linter (tier 1); for the real test hosts (tier 3), debootstrap and systemd-nspawn to
 # boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
-# apt repository of stand-in packages, ssh to reach them, python3 to serve the repository.
+# apt repository of stand-in packages, ssh to reach them, python3 to serve the repository;
+# for the engine tier (tier 4), flock (the engine cache's lock; Go itself is on the machine).
 # With nothing missing it does nothing; otherwise it installs as root, through sudo if need be.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ want apt-ftparchive apt-utils
 want gpg gnupg
 want ssh openssh-client
 want python3 python3
+want flock util-linux
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

@@ -47,13 +47,13 @@ export function testConfig(): LabConfig {
     });
 }
 
-/** Runs a command over SSH as `lab`, with `input` on stdin. */
-export function ssh(host: TestHost, command: string, input = ""): Promise<Result> {
+/** Runs a command over SSH as `lab`, with `input` on stdin; `connectTimeout` in seconds bounds the dial. */
+export function ssh(host: TestHost, command: string, input = "", connectTimeout = 30): Promise<Result> {
     const started = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
         const child = spawn(
             "ssh",
-            ["-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `lab@${host.address}`, command],
+            ["-i", keyFile, "-o", "BatchMode=yes", "-o", `ConnectTimeout=${connectTimeout}`, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `lab@${host.address}`, command],
             { stdio: ["pipe", "pipe", "pipe"] },
         );
         let stdout = "";

@@ -5,6 +5,7 @@
 #   machines.sh check          can this machine run them? (prints the reason if not)
 #   machines.sh up NAME...     boots fresh copies of the cached base, one per name
 #   machines.sh down           stops every machine and removes bridge, NAT and copies
+#   machines.sh kill NAME      makes one machine vanish at once, as a deleted VM does
 #
 # The base root filesystem is cached in $K8S_LAB_TEST_CACHE (made by debootstrap the first
 # time); every `up` starts from clean copies of it. Addresses: 10.213.0.1 is this machine on
@@ -82,6 +83,9 @@ prepare_machine() {
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$dir/etc/hosts"
   rm -f "$dir/etc/machine-id"
   systemd-machine-id-setup --root="$dir" >/dev/null 2>&1 || true
+  # Host keys of its own, as every real machine has (the base's would be shared by all copies).
+  rm -f "$dir"/etc/ssh/ssh_host_*
+  chroot "$dir" ssh-keygen -A >/dev/null
   # Sorts before nspawn's own 80-container-host0.network, so the static address wins.
   mkdir -p "$dir/etc/systemd/network"
   cat >"$dir/etc/systemd/network/10-host0.network" <<EOF
@@ -139,6 +143,25 @@ up() {
   log "up: $* (${addresses[*]})"
 }
 
+# Kills every process whose root is inside a machine's folder: the container's init and all it
+# runs survive their nspawn being killed, and would keep the machine (and its link) alive.
+kill_rooted_in() {
+  local dir="$1" proc root
+  for proc in /proc/[0-9]*; do
+    root=$(readlink "$proc/root" 2>/dev/null) || continue
+    case "$root" in "$dir" | "$dir"/*) kill -KILL "${proc#/proc/}" 2>/dev/null || true ;; esac
+  done
+}
+
+kill_machine() {
+  local name="$1" pidfile="$WORK/machines/$1.pid"
+  [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+  kill_rooted_in "$WORK/machines/$name"
+  rm -f "$pidfile"
+  ip link delete "vb-$name" 2>/dev/null || true
+  log "killed $name"
+}
+
 down() {
   local pidfile pid i
   for pidfile in "$WORK"/machines/*.pid; do
@@ -150,6 +173,7 @@ down() {
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$pidfile"
   done
+  kill_rooted_in "$WORK/machines"
   rm -rf "$WORK/machines"
   ip link delete "$BRIDGE" 2>/dev/null || true
   nft delete table ip "$NFT_TABLE" 2>/dev/null || true
@@ -165,6 +189,7 @@ case "${1:-}" in
   check) check ;;
   up) shift; up "$@" ;;
   down) down ;;
+  kill) kill_machine "${2:?machines.sh kill NAME}" ;;
   base) make_base ;;
-  *) die "usage: $0 check|up NAME...|down|base" ;;
+  *) die "usage: $0 check|up NAME...|down|kill NAME|base" ;;
 esac

@@ -6,39 +6,19 @@
 # on purpose (the GitHub workflow does, its runners being no place for nspawn machines).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-
-if [ "${K8S_LAB_HOST_TESTS:-}" = skip ]; then
-  echo "hosts: skipped, K8S_LAB_HOST_TESTS=skip (the other tiers still ran)"
-  echo "hosts: 0 passed, 0 failed"
-  exit 0
-fi
-if ! reason=$(test/hosts/machines.sh check); then
-  if [ "${CI:-}" = true ]; then
-    echo "hosts: cannot run the real test hosts here: $reason (CI needs them)"
-    echo "hosts: 0 passed, 1 failed"
-    exit 1
-  fi
-  echo "hosts: skipped, cannot run the real test hosts here: $reason (the other tiers still ran)"
-  echo "hosts: 0 passed, 0 failed"
-  exit 0
-fi
-
 # shellcheck source=test/hosts/testbed.sh
 . test/hosts/testbed.sh
-log=$(mktemp)
-cleanup() {
-  testbed_down
-  rm -f "$log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+
+skip=""
+[ "${K8S_LAB_HOST_TESTS:-}" != skip ] || skip="K8S_LAB_HOST_TESTS=skip"
+gate=0
+testbed_gate hosts "$skip" "" || gate=$?
+[ "$gate" -eq 0 ] || exit $((gate - 1))
 
 if ! testbed_up cp1 worker1 worker2 solo; then
   echo "hosts: 0 passed, 1 failed"
   exit 1
 fi
-
-npx --no-install mocha --no-color --config test/hosts/.mocharc.json 2>&1 | tee "$log"
-read -r p f < <(mocha_counts "$log")
-echo "hosts: $p passed, $f failed"
-[ "$f" -eq 0 ]
+testbed_mocha test/hosts/.mocharc.json
+echo "hosts: $testbed_passed passed, $testbed_failed failed"
+[ "$testbed_failed" -eq 0 ]

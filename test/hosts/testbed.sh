@@ -11,8 +11,11 @@ testbed_versions() {
   echo "${latest%.*}.$((${latest##*.} - 1)) $latest"
 }
 
-# Boots fresh machines with the given names and serves the repository; testbed_down undoes both.
+# Boots fresh machines with the given names and serves the repository; testbed_down undoes both,
+# when the calling script ends however it ends.
 testbed_up() {
+  trap testbed_down EXIT
+  trap 'exit 130' INT TERM
   testbed_repo=$(mktemp -d)
   # shellcheck disable=SC2046
   test/hosts/build-repo.sh "$testbed_repo/core/v1.35/deb" $(testbed_versions) >/dev/null || return 1
@@ -36,4 +39,38 @@ mocha_counts() {
   f=$(sed -n -E 's/^ *([0-9]+) failing.*/\1/p' <<<"$clean" | tail -n 1)
   [ -n "$p$f" ] || f=1
   echo "${p:-0} ${f:-0}"
+}
+
+# Whether a tier that boots test hosts runs here. $2 is why it is skipped on purpose (empty if
+# not), $3 why it cannot run beyond what machines.sh checks (empty if nothing). Prints the
+# tier's verdict when it does not run; returns 0 to run, 1 when skipped, 2 when it must fail
+# (CI, where every tier has to run).
+testbed_gate() {
+  local tier="$1" skip="$2" reason="$3"
+  if [ -n "$skip" ]; then
+    echo "$tier: skipped on purpose ($skip; the other tiers still ran)"
+    echo "$tier: 0 passed, 0 failed"
+    return 1
+  fi
+  if [ -z "$reason" ] && reason=$(test/hosts/machines.sh check); then
+    return 0
+  fi
+  if [ "${CI:-}" = true ]; then
+    echo "$tier: cannot run here: $reason (CI needs it)"
+    echo "$tier: 0 passed, 1 failed"
+    return 2
+  fi
+  echo "$tier: skipped, cannot run here: $reason (the other tiers still ran)"
+  echo "$tier: 0 passed, 0 failed"
+  return 1
+}
+
+# Runs a mocha configuration on the testbed and sets testbed_passed and testbed_failed.
+testbed_mocha() {
+  local log
+  log=$(mktemp)
+  npx --no-install mocha --no-color --config "$1" 2>&1 | tee "$log"
+  # shellcheck disable=SC2034 # read by the script that sources this file
+  read -r testbed_passed testbed_failed < <(mocha_counts "$log")
+  rm -f "$log"
 }
