@@ -16,6 +16,7 @@ import * as path from "path";
 import * as readline from "readline/promises";
 import * as YAML from "yaml";
 import { ConfigError, RawConfig, validateConfig } from "../components/config";
+import { modeline } from "../components/schema";
 import { CliError, projectRoot, PulumiRunner, pulumiRunner } from "./pulumi";
 import { forgetStack } from "./forget";
 import { verifyStack } from "./verify";
@@ -197,6 +198,9 @@ export function createLab(prefix: string, lab: NewLab, deps: LabDeps): string {
         const set = deps.pulumi(["config", "set", "--secret", "--path", `k8s-lab:ssh.${key}`, "--stack", stack], { input: value });
         if (set.code !== 0) throw new CliError(`pulumi config set --secret k8s-lab:ssh.${key} failed:\n${set.stderr.trim()}`);
     }
+    // Added after pulumi's own writes, which need not keep a comment, so that editors find the schema.
+    const text = fs.readFileSync(file, "utf8");
+    if (!text.startsWith(`${modeline}\n`)) fs.writeFileSync(file, `${modeline}\n${text}`);
     deps.print(`made lab ${lab.name}: stack ${stack}, configuration in ${path.basename(file)}`);
     deps.print(`next: npm run preview -- --stack ${stack}   (then npm run up -- --stack ${stack})`);
     return stack;

@@ -165,7 +165,7 @@ describe("configuration", () => {
                 [{ kubernetesApt: `https://user:${secret}@mirror.example.com/k8s/v{minor}/deb/` }, "mirrors.kubernetesApt", /apt sources.*\/etc\/apt\/auth\.conf\.d/],
                 [{ kubernetesAptKey: `https://user:${secret}@mirror.example.com/Release.key` }, "mirrors.kubernetesAptKey", /auth\.conf\.d/],
                 [{ containerdApt: `http://user:${secret}@mirror.example.com/docker-ce/linux` }, "mirrors.containerdApt", /auth\.conf\.d/],
-                [{ registries: { "docker.io": ["https://m.example.com", `https://user:${secret}@m2.example.com`] } }, "mirrors.registries.docker.io", /hosts\.toml/],
+                [{ registries: { "docker.io": ["https://m.example.com", `https://user:${secret}@m2.example.com`] } }, "mirrors.registries.docker.io[1]", /hosts\.toml/],
                 [{ registries: { [`user:${secret}@docker.io`]: ["https://m.example.com"] } }, "mirrors.registries", /a key carries credentials/],
                 [{ imageRegistry: `user:${secret}@registry.example.cn/mirror` }, "mirrors.imageRegistry", /image references.*hosts\.toml/],
                 [{ chartRepositories: { "https://charts.example.com": `https://user:${secret}@charts.example.cn` } }, "mirrors.chartRepositories.https://charts.example.com", /Helm releases/],

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { modeline } from "../components/schema";
 import { createLab, formatRows, LabDeps, listLabs, NewLab, newLabConfig, parseLabArgs, removeLab, stackName } from "../cli/lab";
 import { CliError, PulumiResult } from "../cli/pulumi";
 import { testKey } from "./fixtures";
@@ -30,6 +31,11 @@ function fakeDeps(root: string, answers: Record<string, Partial<PulumiResult>> =
             calls.push({ args, input: options.input });
             if (args[0] === "stack" && args[1] === "init") {
                 fs.writeFileSync(path.join(root, `Pulumi.${args[2]}.yaml`), "encryptionsalt: v1:c2FsdA==:v1:bm9uY2U=:Y2lwaGVy\n");
+            }
+            if (args[0] === "config" && args[1] === "set") {
+                // As a pulumi that keeps no comments would rewrite the file.
+                const file = path.join(root, `Pulumi.${args[args.indexOf("--stack") + 1]}.yaml`);
+                fs.writeFileSync(file, YAML.stringify(YAML.parse(fs.readFileSync(file, "utf8"))));
             }
             const key = args.slice(0, 2).join(" ");
             return { code: 0, stdout: "", stderr: "", ...(answers[key] ?? {}) };
@@ -109,6 +115,7 @@ describe("lab command", () => {
             assert.strictEqual(doc.config["k8s-lab:hosts"].length, 2);
             assert.deepStrictEqual(doc.config["k8s-lab:addons"], { calico: {}, ingress: {}, nfs: {}, logging: false, monitoring: false, samples: false });
             assert.ok(!fs.readFileSync(path.join(root, "Pulumi.lab-ann.yaml"), "utf8").includes("TEST-ONLY"), "no key in the file");
+            assert.ok(fs.readFileSync(path.join(root, "Pulumi.lab-ann.yaml"), "utf8").startsWith(`${modeline}\n`), "editors find the schema");
             assert.ok(!deps.calls.some((c) => c.args.join(" ").includes("TEST-ONLY")), "no key on a command line");
             assert.match(deps.printed.join("\n"), /next: npm run preview -- --stack lab-ann/);
         });
