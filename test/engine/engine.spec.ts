@@ -1,0 +1,271 @@
+/**
+ * Tier 4: the program under the real Pulumi engine (CLI, Node.js language host, Kubernetes
+ * provider built from Go modules; the command and random stand-ins of test/engine/providers),
+ * step after step on the real test hosts, in the manner of ProgramTest: each step asserts the
+ * engine's own account (`--json`, `--expect-no-changes`) and what the hosts show. The steps
+ * build on each other, so mocha bails on the first failure. Started by test/engine/run.sh.
+ */
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { hosts, keyFile, repoUrl, root, ssh, TestHost } from "../hosts/lab";
+import { named, ok, previewSteps, Project, transcript } from "./engine";
+
+const { cp1, worker1, worker2 } = hosts;
+const STACK = "engine";
+const figures: Record<string, number> = {};
+/** Each test host's SSH host key: the lab insists on it (hosts[].hostKey). */
+const hostKeys: Record<string, string> = {};
+
+/** The lab on the test hosts, layers off (they need a real API server). */
+function labConfig(workers: TestHost[], version: string): Record<string, unknown> {
+    return {
+        hosts: [
+            { name: "cp1", address: cp1.address, roles: ["control-plane"], hostKey: hostKeys.cp1 },
+            ...workers.map((w) => ({ name: w.name, address: w.address, roles: ["worker"], hostKey: hostKeys[w.name] })),
+        ],
+        ssh: { user: "lab", privateKeyPath: keyFile },
+        kubernetes: { version, containerd: "distro" },
+        mirrors: { kubernetesApt: repoUrl, registries: { "docker.io": ["https://mirror.k8s-lab.invalid"] } },
+        addons: { calico: false, ingress: false, nfs: false, logging: false, monitoring: false },
+    };
+}
+
+/**
+ * How many commands the program has run on a host: sudo logs each, and the program's are its
+ * scripts (`bash -s -- apply|remove`) and the kubeconfig read; the tests' own use `bash -c`.
+ */
+async function programCommands(h: TestHost): Promise<number> {
+    const pattern = "COMMAND=/usr/bin/(bash -s -- (apply|remove)|cat /etc/kubernetes/admin.conf)$";
+    return Number((await root(h, `journalctl -q --no-pager _COMM=sudo | grep -cE '${pattern}' || true`)).trim());
+}
+
+const apiLog = () => root(cp1, "cat /var/log/standin-apiserver.log");
+
+describe("the real Pulumi engine", function () {
+    this.bail(true);
+    const project = new Project();
+    const privateKey = fs.readFileSync(keyFile, "utf8");
+
+    before(async () => {
+        for (const h of [cp1, worker1, worker2]) hostKeys[h.name] = (await root(h, "cat /etc/ssh/ssh_host_ed25519_key.pub")).trim();
+        assert.strictEqual(new Set(Object.values(hostKeys)).size, 3, "each test host has keys of its own");
+    });
+
+    after(() => {
+        console.log(`      figures: ${Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ")}`);
+        project.remove();
+    });
+
+    describe("1. the README's main job", () => {
+        it("npm run preview previews the dev stack, hosts unreachable: every step and layer to create, secrets as secrets", () => {
+            // cli/pulumi.ts picks its own local backend (.lab/ in the copy) when none is set.
+            const env: NodeJS.ProcessEnv = { ...project.env() };
+            delete env.PULUMI_BACKEND_URL;
+            delete env.PULUMI_CONFIG_PASSPHRASE;
+            const r = project.run("npm", ["run", "preview"], env);
+            ok(r, "npm run preview");
+            figures["preview of the dev stack (4 hosts, every layer)"] = r.seconds;
+            const out = r.stdout + r.stderr;
+            for (const name of ["lab-cp1-prep", "lab-cp1-init", "lab-worker1-join", "lab-worker2-join", "lab-provider", "calico-operator", "ingress-controller", "nfs-server", "logging-elasticsearch", "monitoring-stack"]) {
+                assert.match(out, new RegExp(`\\+ \\S+: \\(create\\)\\n\\s+\\[urn=\\S+::${name}\\]`), `${name} is listed to create`);
+            }
+            const creates = Number(/\+ (\d+) to create/.exec(out)?.[1]);
+            assert.ok(creates >= 40, `${creates} resources to create`);
+            assert.doesNotMatch(out, /^error:/m);
+            assert.match(out, /\[secret\]/, "secret inputs are shown as [secret]");
+            const devKey = fs.readFileSync(project.file(".lab/id_ed25519"), "utf8");
+            assert.ok(!out.includes(devKey.split("\n")[1]), "the dev key never appears");
+        });
+    });
+
+    describe("2. up, and up again", () => {
+        it("builds the cluster on the test hosts", () => {
+            project.configure(STACK, labConfig([worker1], "1.35.8"));
+            ok(project.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase"), "stack init");
+            const r = project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK);
+            ok(r, "up");
+            figures["first up (control plane + 1 worker)"] = r.seconds;
+        });
+
+        it("shows the cluster on the hosts", async () => {
+            assert.match(await apiLog(), /register cp1\n[^]*register worker1\n/);
+            assert.strictEqual((await root(worker1, "kubelet --version")).trim(), "Kubernetes v1.35.8");
+        });
+
+        it("a second up changes nothing and runs no remote command", async () => {
+            const before = await Promise.all([cp1, worker1].map(programCommands));
+            assert.ok(before.every((n) => n > 0), "the count sees the first up's commands");
+            const preview = project.pulumi("preview", "--json", "--expect-no-changes", "--stack", STACK);
+            ok(preview, "preview --expect-no-changes");
+            const r = project.pulumi("up", "--yes", "--expect-no-changes", "--stack", STACK);
+            ok(r, "up --expect-no-changes");
+            figures["no-op up"] = r.seconds;
+            const after = await Promise.all([cp1, worker1].map(programCommands));
+            assert.deepStrictEqual(after, before, "no command of the program ran on any host");
+        });
+    });
+
+    describe("2b. host keys", () => {
+        it("refuses a host that presents another key, before anything runs on it", async () => {
+            const before = await programCommands(cp1);
+            const real = hostKeys.cp1;
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-hostkey-"));
+            spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
+            hostKeys.cp1 = fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim();
+            fs.rmSync(dir, { recursive: true });
+            assert.notStrictEqual(hostKeys.cp1, real);
+            try {
+                project.configure(STACK, labConfig([worker1], "1.35.8"));
+                const r = project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK);
+                assert.notStrictEqual(r.code, 0, "the up fails");
+                assert.match(r.stdout + r.stderr, /host key/i);
+                assert.strictEqual(await programCommands(cp1), before, "nothing ran on cp1");
+            } finally {
+                hostKeys.cp1 = real;
+                project.configure(STACK, labConfig([worker1], "1.35.8"));
+            }
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up with the right key again");
+        });
+    });
+
+    describe("3. day two", () => {
+        it("an edit of scripts/lib.sh previews as updates only, and the up changes nothing on the hosts", () => {
+            const lib = project.file("scripts/lib.sh");
+            const text = fs.readFileSync(lib, "utf8");
+            fs.writeFileSync(lib, `${text}\n# an edit, as a refactor would make\n`);
+            const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
+            assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "create", "delete"), []);
+            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep"]);
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up after the lib.sh edit");
+        });
+
+        it("a new worker joins; nothing is replaced", async () => {
+            project.configure(STACK, labConfig([worker1, worker2], "1.35.8"));
+            const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
+            assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "delete"), []);
+            // Two components (HostPrep, WorkerNode) and their steps.
+            assert.deepStrictEqual(named(steps, "create"), ["lab-worker2", "lab-worker2", "lab-worker2-join", "lab-worker2-prep"]);
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up with worker2");
+            assert.match(await apiLog(), /register worker2\n/);
+        });
+
+        it("a patch bump upgrades the control plane, then each worker in turn, in place", async () => {
+            project.configure(STACK, labConfig([worker1, worker2], "1.35.9"));
+            const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
+            assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "create", "delete"), []);
+            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
+            const r = project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK);
+            ok(r, "up with 1.35.9");
+            figures["upgrade of 3 nodes"] = r.seconds;
+            for (const h of [cp1, worker1, worker2]) assert.strictEqual((await root(h, "kubelet --version")).trim(), "Kubernetes v1.35.9", h.name);
+            assert.match(await root(cp1, "cat /var/log/kubeadm-standin.log"), /kubeadm upgrade apply v1\.35\.9 -y/);
+            const log = await apiLog();
+            for (const w of ["worker1", "worker2"]) assert.match(log, new RegExp(`drain ${w}\\n[^]*uncordon ${w}\\n`));
+            // One node at a time: the lock was taken and given back once a worker, never twice in a row.
+            const locks = [...log.matchAll(/configmap-(create|delete) k8s-lab-upgrade-lock/g)].map((m) => m[1]);
+            assert.deepStrictEqual(locks, ["create", "delete", "create", "delete"]);
+        });
+
+        it("refuses a downgrade at preview, naming the setting", () => {
+            project.configure(STACK, labConfig([worker1, worker2], "1.35.8"));
+            const r = project.pulumi("preview", "--stack", STACK);
+            assert.notStrictEqual(r.code, 0);
+            assert.match(r.stdout + r.stderr, /k8s-lab:kubernetes\.version: the lab runs Kubernetes 1\.35\.9 and cannot move back to 1\.35\.8/);
+            project.configure(STACK, labConfig([worker1, worker2], "1.35.9"));
+        });
+
+        it("a worker removed, then added back long after any token it had, joins again", async () => {
+            project.configure(STACK, labConfig([worker1], "1.35.9"));
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up without worker2");
+            assert.match(await apiLog(), /drain worker2\n[^]*delete worker2\n$/);
+            project.configure(STACK, labConfig([worker1, worker2], "1.35.9"));
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up with worker2 again");
+            assert.match(await apiLog(), /register worker2\n\S+ token-delete \S+\n$/);
+        });
+    });
+
+    describe("4. refresh, then destroy", () => {
+        it("refresh keeps the lab as it is", () => {
+            ok(project.pulumi("refresh", "--yes", "--skip-preview", "--stack", STACK), "refresh");
+            ok(project.pulumi("preview", "--expect-no-changes", "--stack", STACK), "preview after refresh");
+        });
+
+        it("destroy leaves an empty stack and clean hosts", async () => {
+            const r = project.pulumi("destroy", "--yes", "--skip-preview", "--stack", STACK);
+            ok(r, "destroy");
+            figures["destroy (3 hosts)"] = r.seconds;
+            const exported = JSON.parse(project.pulumi("stack", "export", "--stack", STACK).stdout);
+            assert.deepStrictEqual(exported.deployment.resources ?? [], []);
+            for (const h of [cp1, worker1, worker2]) {
+                assert.strictEqual((await root(h, "ls /var/lib/k8s-lab /etc/kubernetes/kubelet.conf /etc/containerd/config.toml 2>&1 | grep -vc 'No such file' || true")).trim(), "0", h.name);
+                assert.strictEqual((await ssh(h, "echo still here")).stdout, "still here\n");
+            }
+        });
+    });
+
+    describe("5. a lab whose hosts are gone", () => {
+        it("forget, then destroy, finishes at once with an empty stack and touches nothing", async () => {
+            project.configure(STACK, labConfig([], "1.35.9"));
+            ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up of a one-node lab");
+            // The host goes away, as a deleted VM does.
+            assert.strictEqual(spawnSync("test/hosts/machines.sh", ["kill", "cp1"]).status, 0);
+            assert.notStrictEqual((await ssh(cp1, "true", "", 5)).code, 0, "cp1 is gone");
+            const forget = project.run("npm", ["run", "forget", "--", "--stack", STACK, "--yes"]);
+            ok(forget, "npm run forget");
+            assert.match(forget.stdout, /forgot \d+ resources of stack engine; nothing on its hosts was touched/);
+            const destroy = project.pulumi("destroy", "--yes", "--skip-preview", "--stack", STACK);
+            ok(destroy, "destroy after forget");
+            assert.ok(destroy.seconds < 60, `destroy took ${destroy.seconds} s`);
+            const exported = JSON.parse(project.pulumi("stack", "export", "--stack", STACK).stdout);
+            assert.deepStrictEqual(exported.deployment.resources ?? [], []);
+        });
+    });
+
+    describe("6. previews at scale (the README's benchmark)", () => {
+        for (const size of [3, 100]) {
+            it(`previews a fresh lab of ${size} hosts`, () => {
+                const stack = `bench${size}`;
+                const config = labConfig([], "1.35.9");
+                // Documentation addresses (TEST-NET): a preview never connects, and nothing is there.
+                config.hosts = Array.from({ length: size }, (_, i) => ({
+                    name: i === 0 ? "cp1" : `worker${i}`,
+                    address: `${["192.0.2", "198.51.100"][Math.floor(i / 200)]}.${(i % 200) + 1}`,
+                    roles: [i === 0 ? "control-plane" : "worker"],
+                }));
+                project.configure(stack, config);
+                ok(project.pulumi("stack", "init", stack, "--secrets-provider", "passphrase"), `stack init ${stack}`);
+                const r = project.pulumi("preview", "--stack", stack, "--json");
+                ok(r, `preview of ${size} hosts`);
+                figures[`preview of a fresh ${size}-host lab`] = r.seconds;
+                const byType: Record<string, number> = {};
+                for (const s of previewSteps(r).filter((s) => s.op === "create")) byType[s.type] = (byType[s.type] ?? 0) + 1;
+                // Per host a HostPrep and its step; per worker a WorkerNode and its join; once the
+                // stack, the cluster, the control plane with its init and kubeconfig read, and the
+                // lab's two Kubernetes providers (the plain one and the one that adopts).
+                assert.deepStrictEqual(byType, {
+                    "pulumi:pulumi:Stack": 1,
+                    "k8s-lab:cluster:Cluster": 1,
+                    "k8s-lab:host:HostPrep": size,
+                    "k8s-lab:cluster:ControlPlane": 1,
+                    "k8s-lab:cluster:WorkerNode": size - 1,
+                    "command:remote:Command": size + 2 + (size - 1),
+                    "pulumi:providers:kubernetes": 2,
+                });
+            });
+        }
+    });
+
+    describe("7. secrets", () => {
+        it("the state, the CLI's output and the test log hold no private key, kubeconfig credential, token or password", () => {
+            const haystack = [project.stateText(), ...transcript].join("\n");
+            const keyBody = privateKey.split("\n").filter((l) => l && !l.startsWith("-----"));
+            for (const line of keyBody) assert.ok(!haystack.includes(line), "a line of the SSH private key");
+            assert.ok(!/user: \{ token: standin-[0-9a-f]+/.test(haystack), "the admin kubeconfig's credential");
+            assert.ok(!/--token [a-z0-9]{6}\.[a-z0-9]{16}/.test(haystack), "a join token");
+            assert.ok(!haystack.includes(project.passphrase), "the state passphrase");
+        });
+    });
+});
