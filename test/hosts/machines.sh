@@ -174,6 +174,12 @@ down() {
     rm -f "$pidfile"
   done
   kill_rooted_in "$WORK/machines"
+  # A machine whose nspawn was killed outright leaves its veth behind, and the next boot of
+  # that name then fails ("File exists").
+  local dir
+  for dir in "$WORK"/machines/*/; do
+    if [ -d "$dir" ]; then ip link delete "vb-$(basename "$dir")" 2>/dev/null || true; fi
+  done
   rm -rf "$WORK/machines"
   ip link delete "$BRIDGE" 2>/dev/null || true
   nft delete table ip "$NFT_TABLE" 2>/dev/null || true
