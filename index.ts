@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./components/config";
 import { Cluster } from "./components/cluster";
 import { previousLab } from "./components/previousLab";
+import { preflight } from "./components/preflightRun";
 import { Calico } from "./components/calico";
 import { Ingress } from "./components/ingress";
 import { NfsStorage } from "./components/nfsStorage";
@@ -24,14 +25,20 @@ const config = loadConfig();
 const { addons, mirrors } = config;
 const images = { imageRegistry: mirrors.imageRegistry, chartRepositories: mirrors.chartRepositories };
 
-const cluster = new Cluster("lab", {
-    controlPlane: config.controlPlane,
-    workers: config.workers,
-    ssh: config.ssh,
-    kubernetes: config.kubernetes,
-    mirrors,
-    previous: previousLab(),
-});
+const cluster = new Cluster(
+    "lab",
+    {
+        controlPlane: config.controlPlane,
+        workers: config.workers,
+        ssh: config.ssh,
+        kubernetes: config.kubernetes,
+        mirrors,
+        previous: previousLab(),
+        renewCertificatesWithin: config.certificates.renewWithin,
+    },
+    // At a preview, the hosts are checked first (k8s-lab:preflight); problems stop it here.
+    { dependsOn: preflight(config) },
+);
 
 /** Options for a layer: the cluster's provider, after the layers it builds on. */
 function layer(after: (pulumi.Resource | false | undefined)[]): pulumi.ComponentResourceOptions {
@@ -72,6 +79,8 @@ export const nodes = cluster.nodes;
 // Read back by the next preview (components/previousLab.ts).
 export const kubernetesVersion = cluster.kubernetesVersion;
 export const clusterIdentity = cluster.identity;
+export const certificatesExpire = cluster.certificatesExpire;
+export const certificatesRenewBefore = cluster.certificatesRenewBefore;
 export const ingressClassName = ingress ? ingress.className : undefined;
 export const ingressBaseDomain = ingress ? ingress.settings.baseDomain : undefined;
 export const ingressHttpPort = ingress ? ingress.settings.httpNodePort : undefined;

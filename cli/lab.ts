@@ -6,6 +6,8 @@
  *   list                 the labs, with hosts, last update and URLs
  *   rm <name> --yes      destroys a lab and removes its stack
  *   verify <name>        checks a lab as the guide does after each step (cli/verify.ts)
+ *   backup <name> [--out DIR]        saves an etcd snapshot of the lab on this machine (cli/snapshot.ts)
+ *   restore <name> <file> --yes      restores the lab's etcd from such a snapshot
  *
  * `--prefix P` (or K8S_LAB_PREFIX) names stacks P<name>; the default is `lab-`. Every argument
  * can be given, for scripts; on a terminal, `new` asks for what is missing.
@@ -20,6 +22,7 @@ import { modeline } from "../components/schema";
 import { CliError, projectRoot, PulumiRunner, pulumiRunner } from "./pulumi";
 import { forgetStack } from "./forget";
 import { verifyStack } from "./verify";
+import { backupLab, restoreLab, spawnSsh } from "./snapshot";
 
 const allAddons = ["calico", "ingress", "nfs", "logging", "monitoring", "samples"] as const;
 const defaultAddons = ["calico", "ingress", "nfs", "logging", "monitoring", "samples"];
@@ -41,7 +44,9 @@ export type LabCommand =
     | { command: "list" }
     | { command: "rm"; name: string; yes: boolean }
     | { command: "forget"; name: string; yes: boolean }
-    | { command: "verify"; name: string };
+    | { command: "verify"; name: string }
+    | { command: "backup"; name: string; outDir?: string }
+    | { command: "restore"; name: string; file: string; yes: boolean };
 
 export interface Parsed {
     prefix: string;
@@ -50,7 +55,8 @@ export interface Parsed {
 
 const usage =
     "usage: npm run lab -- new <name> --host NAME=ADDRESS:ROLE[+ROLE] ... [--user U] [--key PATH | --password-env VAR] " +
-    "[--addons a,b,...] [--controller traefik] | list | rm <name> --yes | forget <name> --yes | verify <name>   (all take --prefix P)";
+    "[--addons a,b,...] [--controller traefik] | list | rm <name> --yes | forget <name> --yes | verify <name> | " +
+    "backup <name> [--out DIR] | restore <name> <file> --yes   (all take --prefix P)";
 
 /** Parses `--host cp1=192.168.56.10:control-plane` (roles joined by +). */
 export function parseHost(spec: string): { name: string; address: string; roles: string[] } {
@@ -78,12 +84,15 @@ export function parseLabArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
         if (value === undefined) throw new CliError(`--${key} needs a value\n${usage}`);
         (flags[key] ??= []).push(value);
     }
-    const known = new Set(["host", "user", "key", "password-env", "addons", "controller", "prefix", "yes"]);
+    const known = new Set(["host", "user", "key", "password-env", "addons", "controller", "prefix", "yes", "out"]);
     for (const k of Object.keys(flags)) if (!known.has(k)) throw new CliError(`unknown option --${k}\n${usage}`);
     const one = (k: string) => flags[k]?.[flags[k].length - 1];
     const prefix = one("prefix") ?? env.K8S_LAB_PREFIX ?? "lab-";
-    const [command, name, ...extra] = positional;
-    if (extra.length) throw new CliError(`unexpected ${extra.join(" ")}\n${usage}`);
+    const [command, name, ...rest] = positional;
+    // restore takes the snapshot file after the name; nothing else takes more than a name.
+    const file = command === "restore" ? rest.shift() : undefined;
+    if (rest.length) throw new CliError(`unexpected ${rest.join(" ")}\n${usage}`);
+    if (one("out") !== undefined && command !== "backup") throw new CliError(`--out is for backup only\n${usage}`);
     const needName = () => {
         if (!name) throw new CliError(`${command} needs a lab name\n${usage}`);
         return name;
@@ -116,6 +125,13 @@ export function parseLabArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
             return { prefix, lab: { command, name: needName(), yes: one("yes") === "true" } };
         case "verify":
             return { prefix, lab: { command, name: needName() } };
+        case "backup":
+            return { prefix, lab: { command, name: needName(), outDir: one("out") } };
+        case "restore": {
+            const lab = needName();
+            if (!file) throw new CliError(`restore needs the snapshot file: npm run lab -- restore ${lab} <file> --yes`);
+            return { prefix, lab: { command, name: lab, file, yes: one("yes") === "true" } };
+        }
         default:
             throw new CliError(usage);
     }
@@ -311,6 +327,12 @@ async function main(): Promise<void> {
             break;
         case "verify":
             process.exitCode = await verifyStack(stackName(prefix, lab.name), deps.pulumi);
+            break;
+        case "backup":
+            await backupLab(stackName(prefix, lab.name), lab.name, lab.outDir, { ...deps, now: () => new Date(), ssh: spawnSsh });
+            break;
+        case "restore":
+            await restoreLab(stackName(prefix, lab.name), lab.name, lab.file, lab.yes, { ...deps, now: () => new Date(), ssh: spawnSsh });
             break;
     }
 }

@@ -16,8 +16,10 @@ export interface ClusterArgs {
     kubernetes: KubernetesSettings;
     /** Package and image mirrors. Required. */
     mirrors: MirrorSettings;
-    /** The lab as its last update left it, for the version and identity checks at preview. Default none. */
+    /** The lab as its last update left it, for the version and identity checks at preview and certificate renewal. Default none. */
     previous?: PreviousLab;
+    /** Days before the certificates expire within which an up renews them; 0 never. Default 30. */
+    renewCertificatesWithin?: number;
 }
 
 export interface NodeInfo {
@@ -53,6 +55,10 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly kubernetesVersion: string;
     /** What makes the cluster this cluster (components/lifecycle.ts). */
     public readonly identity: string[];
+    /** When the earliest of the control plane's certificates expires (ISO 8601). */
+    public readonly certificatesExpire: pulumi.Output<string>;
+    /** The renewal instant this update used, read back by the next one. */
+    public readonly certificatesRenewBefore: pulumi.Output<string>;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:Cluster", name, {}, opts);
@@ -74,6 +80,7 @@ export class Cluster extends pulumi.ComponentResource {
                 clusterName: "k8s-lab",
                 prepared: this.prepared[args.controlPlane.name],
                 previous: args.previous,
+                renewCertificatesWithin: args.renewCertificatesWithin,
             },
             { parent: this },
         );
@@ -109,6 +116,8 @@ export class Cluster extends pulumi.ComponentResource {
         );
         this.kubernetesVersion = args.kubernetes.version;
         this.identity = controlPlane.identity;
+        this.certificatesExpire = controlPlane.certificatesExpire;
+        this.certificatesRenewBefore = controlPlane.certificatesRenewBefore;
         this.nodes = [args.controlPlane, ...workers].map((h) => ({ name: h.name, roles: h.roles }));
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
     }

@@ -60,6 +60,8 @@ export type LoggingSettings = Resolved<On<"logging">, "storageClassName">;
 export type MonitoringSettings = Resolved<On<"monitoring">, "storageClassName">;
 export type SamplesSettings = Resolved<On<"samples">, "storageClassName">;
 
+export type CertificateSettings = LabSettings["certificates"];
+
 export interface AddonSettings {
     /** The guide's sample web app; unlike the layers, off unless asked for. */
     samples: SamplesSettings | false;
@@ -80,6 +82,9 @@ export interface LabConfig {
     kubernetes: KubernetesSettings;
     mirrors: MirrorSettings;
     addons: AddonSettings;
+    certificates: CertificateSettings;
+    /** Check the hosts at preview (components/preflightRun.ts). */
+    preflight: boolean;
 }
 
 /** Raw stack configuration as Pulumi holds it, keys without the `k8s-lab:` prefix; not yet checked. */
@@ -353,6 +358,8 @@ function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabC
             monitoring: a.monitoring && { ...a.monitoring, storageClassName: a.monitoring.storageClassName ?? nfsClass },
             samples: a.samples && { storageClassName: a.samples.storageClassName ?? nfsClass },
         },
+        certificates: s.certificates,
+        preflight: s.preflight,
     };
 }
 

@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, KubernetesSettings, SshSettings } from "./config";
 import { kubeadmConfig } from "./kubeadm";
-import { clusterIdentity, identityChangeNotice, versionMoveNotice, versionMoveProblem } from "./lifecycle";
+import { certificatesNotice, clusterIdentity, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "./lifecycle";
 import { asRoot, runCommand } from "./render";
-import { controlPlaneScript } from "./scripts";
+import { certificatesScript, controlPlaneScript } from "./scripts";
 import { connectionFor } from "./ssh";
 
 /** What the lab's last update left, read back from the stack's own outputs. */
@@ -13,6 +13,10 @@ export interface PreviousLab {
     kubernetesVersion: pulumi.Output<string | undefined>;
     /** The cluster's identity lines; undefined for a lab not built yet. */
     clusterIdentity: pulumi.Output<string[] | undefined>;
+    /** When the certificates expire, as last read; undefined before the first read. */
+    certificatesExpire: pulumi.Output<string | undefined>;
+    /** The renewal instant the last update used; undefined before the first. */
+    certificatesRenewBefore: pulumi.Output<string | undefined>;
 }
 
 export interface ControlPlaneArgs {
@@ -28,8 +32,12 @@ export interface ControlPlaneArgs {
     clusterName?: string;
     /** The host's preparation; `kubeadm init` waits for it. Required. */
     prepared: pulumi.Resource;
-    /** The lab as its last update left it: a downgrade or a skipped minor stops the preview. Default none (no check). */
+    /** The lab as its last update left it: a downgrade or a skipped minor stops the preview. Default none (no check, no renewal). */
     previous?: PreviousLab;
+    /** Days before the certificates expire within which an up renews them; 0 never. Default 30. */
+    renewCertificatesWithin?: number;
+    /** The instant the renewal window is measured from. Default the time of the update. */
+    now?: Date;
 }
 
 /**
@@ -40,6 +48,10 @@ export interface ControlPlaneArgs {
  * name, endpoint, subnets or host. Anything else updates it in place by running the script
  * again: a newer version upgrades the control plane, a first worker taints it, a script edit
  * does nothing on the host.
+ *
+ * Its certificates step reads when they expire, after init and whenever they can have changed
+ * (an upgrade renews them, and so does the step itself inside the renewal window), so a
+ * no-op up runs nothing. The kubeconfig is read again after a renewal.
  */
 export class ControlPlane extends pulumi.ComponentResource {
     /** The init step: joins wait for it, and a new one means new joins. */
@@ -50,6 +62,10 @@ export class ControlPlane extends pulumi.ComponentResource {
     public readonly endpoint: string;
     /** The cluster's identity lines (the init step's triggers). */
     public readonly identity: string[];
+    /** When the earliest of the control plane's certificates expires (ISO 8601), as read on the host. */
+    public readonly certificatesExpire: pulumi.Output<string>;
+    /** The renewal instant this update used (lifecycle.ts `renewBefore`), read back by the next one. */
+    public readonly certificatesRenewBefore: pulumi.Output<string>;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:ControlPlane", name, {}, opts);
@@ -84,6 +100,28 @@ export class ControlPlane extends pulumi.ComponentResource {
                 customTimeouts: { create: "20m", update: "30m", delete: "10m" },
             },
         );
+        const now = args.now ?? new Date();
+        const within = args.renewCertificatesWithin ?? 30;
+        const previous = args.previous;
+        this.certificatesRenewBefore = previous
+            ? pulumi.all([previous.certificatesExpire, previous.certificatesRenewBefore]).apply(([expires, before]) => {
+                  const notice = certificatesNotice({ expires, renewBefore: before }, within, now);
+                  if (notice) pulumi.log.warn(notice, this);
+                  return renewBefore({ expires, renewBefore: before }, within, now);
+              })
+            : pulumi.output("");
+        const certificates = new command.remote.Command(
+            `${name}-certificates`,
+            {
+                connection,
+                stdin: this.certificatesRenewBefore.apply((before) => certificatesScript({ renewBefore: before, kubernetes, user: host.user })),
+                create: runCommand(host.user, "apply"),
+                addPreviousOutputInEnv: false,
+                triggers: [this.init.id],
+            },
+            { parent: this, dependsOn: [this.init], customTimeouts: { create: "10m", update: "10m" } },
+        );
+        this.certificatesExpire = certificates.stdout.apply((out) => /^certificates-expire: (\S+)$/m.exec(out)?.[1] ?? "");
         const kubeconfig = new command.remote.Command(
             `${name}-kubeconfig`,
             {
@@ -91,13 +129,14 @@ export class ControlPlane extends pulumi.ComponentResource {
                 create: asRoot(host.user, "cat /etc/kubernetes/admin.conf"),
                 addPreviousOutputInEnv: false,
                 logging: "none",
-                triggers: [this.init.id],
+                // A renewal writes a new admin.conf; so does a new cluster.
+                triggers: [this.init.id, this.certificatesRenewBefore],
             },
-            { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] },
+            { parent: this, dependsOn: [certificates], additionalSecretOutputs: ["stdout"] },
         );
         this.kubeconfig = pulumi.secret(kubeconfig.stdout);
         this.endpoint = `https://${kubernetes.controlPlaneEndpoint}:${kubernetes.apiServerPort}`;
-        this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
+        this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint, certificatesExpire: this.certificatesExpire });
     }
 
     /** Stops the preview on a version move kubeadm cannot make, and says what a move or a new identity will do. */

@@ -105,3 +105,41 @@ export function identityChangeNotice(previous: string[] | undefined, next: strin
         `on claims with reclaim policy Delete, is lost. Change it back to keep the cluster.`
     );
 }
+
+/** What the lab's last update read of the control plane's certificates (its stack outputs). */
+export interface CertificatesRead {
+    /** When the earliest certificate expires (ISO 8601), as the certificates step last read it. */
+    expires?: string;
+    /** The renewal instant the last update used (`renewBefore` below). */
+    renewBefore?: string;
+}
+
+const day = 86_400_000;
+
+/**
+ * The instant at or before which the certificates step renews: the expiry last read, once an
+ * `up` falls within `renewWithinDays` of it; otherwise the instant the last update used, so
+ * that the up after a renewal (whose certificates expire long after it) changes nothing.
+ * "" never renews.
+ */
+export function renewBefore(previous: CertificatesRead, renewWithinDays: number, now: Date): string {
+    if (renewWithinDays <= 0) return "";
+    const expires = previous.expires ? Date.parse(previous.expires) : NaN;
+    if (previous.expires && !Number.isNaN(expires) && now.getTime() + renewWithinDays * day >= expires) return previous.expires;
+    return previous.renewBefore ?? "";
+}
+
+/** What a preview says about the certificates, or undefined when there is nothing to say. */
+export function certificatesNotice(previous: CertificatesRead, renewWithinDays: number, now: Date): string | undefined {
+    const expires = previous.expires ? Date.parse(previous.expires) : NaN;
+    if (Number.isNaN(expires)) return undefined;
+    const days = Math.floor((expires - now.getTime()) / day);
+    const when = `${previous.expires} (${days < 0 ? `${-days} days ago` : `in ${days} days`})`;
+    if (renewBefore(previous, renewWithinDays, now) === previous.expires && previous.renewBefore !== previous.expires) {
+        return `The control plane's certificates expire ${when}: this up renews them (kubeadm certs renew all), restarts the control-plane static pods and reads the kubeconfig again.`;
+    }
+    if (renewWithinDays <= 0 && days < 30) {
+        return `The control plane's certificates expire ${when} and k8s-lab:certificates.renewWithin is 0, so no up renews them; set it (e.g. 30) to renew on the next up.`;
+    }
+    return undefined;
+}

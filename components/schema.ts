@@ -509,6 +509,29 @@ const addonsSchema = doc(
     { description: "The layers, each `false` (off), absent, `{}` or an empty value (on, with defaults), or an object of settings." },
 );
 
+const certificatesSchema = doc(
+    settings({
+        renewWithin: doc(
+            z
+                .number({ error: (iss) => (iss.input === undefined ? undefined : `${quote(iss.input)} is not a number of days from 0 (never renew) to 180`) })
+                .int()
+                .min(0)
+                .max(180)
+                .default(30),
+            {
+                description:
+                    "Days: an `up` this close to the expiry renews every certificate (`kubeadm certs renew all`, the control-plane static pods restarted) and reads the kubeconfig again; 0 never renews. At most 180, so that renewed certificates are outside the window.",
+            },
+        ),
+    }).prefault({}),
+    { description: "The control plane's certificates, which kubeadm makes valid for a year; the stack output `certificatesExpire` says when." },
+);
+
+const preflightSchema = doc(z.boolean().default(true), {
+    description:
+        "Check the hosts at every preview, read-only, before anything changes (scripts/preflight.sh over SSH): login and passwordless sudo, a supported apt-based system, cgroup v2, free ports on hosts new to the lab, the node address on an interface, clocks within 5 s, the mirrors answering from each host, memory and disk for the layers on. Every problem fails the preview; hosts that do not answer yet are skipped, with a warning. `false` turns it off.",
+});
+
 /** The settings under the `k8s-lab:` namespace, each a key of its own in the stack file. */
 export const labSchema = z.strictObject({
     hosts: hostsSchema,
@@ -516,6 +539,8 @@ export const labSchema = z.strictObject({
     kubernetes: kubernetesSchema,
     mirrors: mirrorsSchema,
     addons: addonsSchema,
+    preflight: preflightSchema,
+    certificates: certificatesSchema,
 });
 
 export type LabSettings = z.output<typeof labSchema>;

@@ -54,6 +54,25 @@ export function controlPlaneScript(input: ControlPlaneScriptInput): string {
     });
 }
 
+export interface CertificatesScriptInput {
+    /** Certificates that expire at or before this ISO 8601 instant are renewed; "" never. */
+    renewBefore: string;
+    kubernetes: KubernetesSettings;
+    /** The SSH user, whose copy of the admin kubeconfig a renewal refreshes. */
+    user: string;
+    /** Seconds the static pods' manifests stay away. Default 20, the kubelet's fileCheckFrequency. */
+    staticPodPause?: number;
+}
+
+export function certificatesScript(input: CertificatesScriptInput): string {
+    return renderScript("certificates", {
+        RENEW_BEFORE: input.renewBefore,
+        K8S_VERSION: input.kubernetes.version,
+        KUBECONFIG_USER: input.user,
+        STATIC_POD_PAUSE: String(input.staticPodPause ?? 20),
+    });
+}
+
 export interface WorkerScriptInput {
     nodeName: string;
     kubernetes: KubernetesSettings;
@@ -75,4 +94,13 @@ export function workerScript(input: WorkerScriptInput): string {
 
 export function nfsServerScript(exportPath: string, clients: string[], deleteData: boolean): string {
     return renderScript("nfs-server", { EXPORT_PATH: exportPath, CLIENTS: clients.join(" "), DELETE_DATA: String(deleteData) });
+}
+
+/**
+ * The etcd snapshot script for `npm run lab -- backup|restore` (cli/snapshot.ts): `save` streams
+ * a snapshot to stdout; `restore` reads one on file descriptor 3 and checks it against `sha256`
+ * (empty for a save).
+ */
+export function etcdSnapshotScript(sha256 = ""): string {
+    return renderScript("etcd-snapshot", { SNAPSHOT_SHA256: sha256 });
 }

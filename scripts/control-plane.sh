@@ -25,13 +25,8 @@ readonly TAINT=node-role.kubernetes.io/control-plane:NoSchedule
 
 kube() { kubectl --kubeconfig "$ADMIN_CONF" "$@"; }
 
-wait_for_api() {
-  local i
-  for i in $(seq 1 60); do
-    if kube get --raw=/readyz >/dev/null 2>&1; then return 0; fi
-    [ "$i" -lt 60 ] && sleep 5
-  done
-  die "the API server did not become ready within 5 minutes; see journalctl -u kubelet on this host"
+api_ready() {
+  wait_for_api || die "the API server did not become ready within 5 minutes; see journalctl -u kubelet on this host"
 }
 
 copy_kubeconfig() {
@@ -99,7 +94,7 @@ upgrade() {
   move_held_packages "$K8S_PACKAGE_VERSION" kubelet kubectl
   systemctl daemon-reload
   systemctl restart kubelet
-  wait_for_api
+  api_ready
   kube uncordon "$NODE_NAME" >&2
   log "control plane upgraded to $K8S_VERSION"
 }
@@ -109,7 +104,7 @@ reconcile() {
     die "this host is the control plane of another cluster ($(tr '\n' ' ' <"$CONFIG_DIR/identity")); pulumi resets it before a new init, or run: sudo kubeadm reset -f"
   fi
   printf '%s\n' "$CLUSTER_IDENTITY" >"$CONFIG_DIR/identity"
-  wait_for_api
+  api_ready
   local current
   current=$(node_version)
   if [ -n "$current" ] && version_newer "$K8S_VERSION" "$current"; then
@@ -137,7 +132,7 @@ apply() {
   else
     init
   fi
-  wait_for_api
+  api_ready
   forget_init_token
   apply_taint
   install -d -m 0700 /root/.kube

@@ -157,6 +157,17 @@ move_held_packages() {
   apt-mark hold "$@" >/dev/null
 }
 
+# Waits up to 5 minutes for the API server of this control plane (its admin kubeconfig) to
+# answer /readyz; returns 1 when it does not, for the caller to say what that means there.
+wait_for_api() {
+  local i
+  for i in $(seq 1 60); do
+    if kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz >/dev/null 2>&1; then return 0; fi
+    [ "$i" -lt 60 ] && sleep 5
+  done
+  return 1
+}
+
 # Writes the admin kubeconfig a step was given to a private file that is removed when the
 # script ends, and prints its path. Nothing the step leaves on the host can reach the cluster.
 admin_kubeconfig_file() {
@@ -220,8 +231,9 @@ empty_dir_safely() {
   find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
 }
 
-# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean. Pod volumes
-# are unmounted first, so neither kubeadm nor rm can reach into an NFS export through them.
+# Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean (among them the
+# etcd data a restore kept aside, which holds every Secret). Pod volumes are unmounted first,
+# so neither kubeadm nor rm can reach into an NFS export through them.
 node_reset() {
   unmount_under /var/lib/kubelet
   if command -v kubeadm >/dev/null; then
@@ -231,7 +243,7 @@ node_reset() {
   systemctl stop kubelet 2>/dev/null || true
   empty_dir_safely /var/lib/kubelet
   rm -rf /etc/cni/net.d/* /var/lib/cni /var/lib/calico /var/run/calico /var/log/calico \
-    /var/lib/etcd /etc/kubernetes/*.conf /etc/kubernetes/pki \
+    /var/lib/etcd /var/lib/etcd.before-restore-* /etc/kubernetes/*.conf /etc/kubernetes/pki \
     /etc/kubernetes/manifests/* "$LAB_STATE_DIR/kubeadm" /root/.kube/config
   local home
   if [ -f "$LAB_STATE_DIR/kubeconfig-copies" ]; then

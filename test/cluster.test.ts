@@ -71,6 +71,10 @@ describe("cluster graph", function () {
             for (const r of g.ofType(COMMAND)) {
                 if (r.name.endsWith("-kubeconfig")) {
                     assert.strictEqual(r.inputs.delete, undefined, `${r.name} only reads; it changes nothing to undo`);
+                } else if (r.name.endsWith("-certificates")) {
+                    assert.strictEqual(r.inputs.create, "sudo -n bash -s -- apply", r.name);
+                    assert.strictEqual(r.inputs.delete, undefined, `${r.name} reads, or renews, which cannot be undone`);
+                    assert.match(r.inputs.stdin, /^dispatch "\$@"$/m, r.name);
                 } else {
                     assert.strictEqual(r.inputs.create, "sudo -n bash -s -- apply", r.name);
                     assert.strictEqual(r.inputs.delete, "sudo -n bash -s -- remove", r.name);

@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { RawConfig } from "../components/config";
-import { compareVersions, identityChangeNotice, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lifecycle";
+import { certificatesNotice, compareVersions, identityChangeNotice, renewBefore, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lifecycle";
 import { scriptsDir } from "../components/render";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
 import { evaluate, Graph } from "./harness";
@@ -81,7 +81,7 @@ describe("day two: what the next pulumi up does", function () {
             }
             const c = changes(before, after);
             assert.deepStrictEqual(only(c, "replace"), []);
-            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
+            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-certificates", "lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
             assert.deepStrictEqual(only(c, "none"), ["lab-cp1-kubeconfig"]);
         });
 
@@ -107,7 +107,8 @@ describe("day two: what the next pulumi up does", function () {
         it("a version bump to the next minor upgrades prep, control plane and workers in place", async () => {
             const c = await step(guideLab({ kubernetes: { version: "1.36" } }), guideLab({ kubernetes: { version: "1.37" } }));
             assert.deepStrictEqual(only(c, "replace"), []);
-            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
+            // The certificates are read again: kubeadm upgrade apply renews them.
+            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-certificates", "lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
         });
     });
 
@@ -143,6 +144,43 @@ describe("day two: what the next pulumi up does", function () {
             const g = await evaluate(guideLab({ kubernetes: { version: "1.37" } }), { previous: { kubernetesVersion: "1.36.4" } });
             assert.strictEqual(g.outputs.kubernetesVersion, "1.37.1");
             assert.deepStrictEqual(g.outputs.clusterIdentity, g.byName("lab-cp1-init").inputs.triggers);
+        });
+    });
+
+    describe("certificates", () => {
+        const now = new Date("2027-01-01T00:00:00Z");
+        const inDays = (d: number) => new Date(now.getTime() + d * 86_400_000).toISOString();
+
+        it("renew once an up is within the window of the expiry last read, and only once", () => {
+            assert.strictEqual(renewBefore({}, 30, now), "", "a lab not built yet has nothing to renew");
+            assert.strictEqual(renewBefore({ expires: inDays(200) }, 30, now), "", "outside the window");
+            assert.strictEqual(renewBefore({ expires: inDays(20) }, 30, now), inDays(20), "inside: renew what expires by then");
+            assert.strictEqual(renewBefore({ expires: inDays(-3) }, 30, now), inDays(-3), "already expired: renew");
+            // The up after the renewal read a new expiry a year away: the instant stays, so nothing changes.
+            assert.strictEqual(renewBefore({ expires: inDays(365), renewBefore: inDays(20) }, 30, now), inDays(20));
+            assert.strictEqual(renewBefore({ expires: inDays(20) }, 0, now), "", "0 never renews");
+        });
+
+        it("say at preview what an up will do about them", () => {
+            assert.match(certificatesNotice({ expires: inDays(20) }, 30, now) ?? "", /expire .* \(in 20 days\): this up renews them \(kubeadm certs renew all\)/);
+            assert.strictEqual(certificatesNotice({ expires: inDays(20), renewBefore: inDays(20) }, 30, now), undefined, "renewed already");
+            assert.strictEqual(certificatesNotice({ expires: inDays(200) }, 30, now), undefined);
+            assert.match(certificatesNotice({ expires: inDays(-2) }, 0, now) ?? "", /2 days ago.*renewWithin is 0.*set it/);
+        });
+
+        it("a no-op up leaves the certificates step alone; one inside the window updates it and reads the kubeconfig again", async () => {
+            const soon = new Date(Date.now() + 10 * 86_400_000).toISOString();
+            const later = new Date(Date.now() + 300 * 86_400_000).toISOString();
+            const built = await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", certificatesExpire: later, certificatesRenewBefore: "" } });
+            const again = await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", certificatesExpire: later, certificatesRenewBefore: "" } });
+            assert.deepStrictEqual(only(changes(built, again), "update"), []);
+            assert.deepStrictEqual(only(changes(built, again), "replace"), []);
+            const due = await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", certificatesExpire: soon, certificatesRenewBefore: "" } });
+            const c = changes(built, due);
+            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-certificates"]);
+            assert.deepStrictEqual(only(c, "replace"), ["lab-cp1-kubeconfig"]);
+            assert.match(due.byName("lab-cp1-certificates").inputs.stdin, new RegExp(`^RENEW_BEFORE='${soon}'$`, "m"));
+            assert.strictEqual(due.outputs.certificatesRenewBefore, soon, "exported, so that the next up keeps it");
         });
     });
 

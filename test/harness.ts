@@ -102,6 +102,8 @@ export interface EvaluateOptions {
     preview?: boolean;
     /** The stack outputs the last update left (what the program's StackReference to itself reads). Default none. */
     previous?: Record<string, unknown>;
+    /** Answers the program's invokes (such as preflight's `command:local:run`). Default: an empty result. */
+    call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
 }
 
 export async function evaluate(raw: RawConfig, options: EvaluateOptions = {}): Promise<Graph> {
@@ -116,7 +118,7 @@ export async function evaluate(raw: RawConfig, options: EvaluateOptions = {}): P
                 if (args.type === "pulumi:pulumi:StackReference") state.outputs = options.previous ?? {};
                 return { id: options.preview ? undefined : `${args.name}-id`, state };
             },
-            call: () => ({}),
+            call: (args) => options.call?.(args) ?? {},
         },
         "k8s-lab",
         "test",

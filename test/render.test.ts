@@ -40,12 +40,14 @@ describe("scripts", () => {
         }
     });
 
-    it("run in strict mode and dispatch apply|remove", () => {
+    it("run in strict mode; the host steps dispatch apply|remove, and preflight.sh only reads", () => {
         for (const f of files) {
             const text = fs.readFileSync(path.join(scriptsDir, f), "utf8");
             assert.match(text, /^#!\/usr\/bin\/env bash\n/, f);
             assert.match(text, /^set -euo pipefail$/m, f);
-            if (f !== "lib.sh") assert.match(text, /^dispatch "\$@"$/m, `${f} must end by dispatching apply|remove`);
+            if (f === "preflight.sh") assert.match(text, /^preflight$/m, "preflight.sh must end by running its checks");
+            else if (f === "etcd-snapshot.sh") assert.match(text, /^run_action "\$@"$/m, "etcd-snapshot.sh must end by running save|restore");
+            else if (f !== "lib.sh") assert.match(text, /^dispatch "\$@"$/m, `${f} must end by dispatching apply|remove`);
         }
     });
 

@@ -30,6 +30,9 @@ function labConfig(workers: TestHost[], version: string): Record<string, unknown
         kubernetes: { version, containerd: "distro" },
         mirrors: { kubernetesApt: repoUrl, registries: { "docker.io": ["https://mirror.k8s-lab.invalid"] } },
         addons: { calico: false, ingress: false, nfs: false, logging: false, monitoring: false },
+        // The test hosts reach no registry (the docker.io mirror above is a .invalid name), so
+        // preflight would stop every preview; these scenarios are about the steps, not preflight.
+        preflight: false,
     };
 }
 
@@ -76,6 +79,7 @@ describe("the real Pulumi engine", function () {
             assert.ok(creates >= 40, `${creates} resources to create`);
             assert.doesNotMatch(out, /^error:/m);
             assert.match(out, /\[secret\]/, "secret inputs are shown as [secret]");
+            assert.match(out, /preflight skipped: none of the 4 hosts answered over SSH/, "hosts not up yet: preflight says it was skipped, and the preview goes on");
             const devKey = fs.readFileSync(project.file(".lab/id_ed25519"), "utf8");
             assert.ok(!out.includes(devKey.split("\n")[1]), "the dev key never appears");
         });
@@ -93,6 +97,10 @@ describe("the real Pulumi engine", function () {
         it("shows the cluster on the hosts", async () => {
             assert.match(await apiLog(), /register cp1\n[^]*register worker1\n/);
             assert.strictEqual((await root(worker1, "kubelet --version")).trim(), "Kubernetes v1.35.8");
+            const expires = project.pulumi("stack", "output", "certificatesExpire", "--stack", STACK);
+            ok(expires, "stack output certificatesExpire");
+            const days = (Date.parse(expires.stdout.trim()) - Date.now()) / 86_400_000;
+            assert.ok(days > 364 && days <= 365, `the certificates expire a year from init: ${expires.stdout}`);
         });
 
         it("a second up changes nothing and runs no remote command", async () => {
@@ -108,7 +116,28 @@ describe("the real Pulumi engine", function () {
         });
     });
 
-    describe("2b. host keys", () => {
+    describe("2b. preflight at preview", () => {
+        it("checks the lab's hosts read-only and stops the preview with one line a problem", async () => {
+            const before = await Promise.all([cp1, worker1].map(programCommands));
+            project.configure(STACK, { ...labConfig([worker1], "1.35.8"), preflight: true });
+            try {
+                const r = project.pulumi("preview", "--stack", STACK);
+                figures["preview with preflight (2 hosts)"] = r.seconds;
+                const out = r.stdout + r.stderr;
+                assert.notStrictEqual(r.code, 0, "the preview fails");
+                // The test hosts reach the stand-in apt repository but no registry: those are the problems.
+                assert.match(out, /Preflight found \d+ problems? on the hosts; nothing was changed/);
+                assert.match(out, /host cp1: .*mirror\.k8s-lab\.invalid/);
+                assert.match(out, /host worker1: .*mirror\.k8s-lab\.invalid/);
+                assert.doesNotMatch(out, /host \S+: .*Kubernetes apt repository/, "the apt repository answers");
+                assert.deepStrictEqual(await Promise.all([cp1, worker1].map(programCommands)), before, "no step of the program ran");
+            } finally {
+                project.configure(STACK, labConfig([worker1], "1.35.8"));
+            }
+        });
+    });
+
+    describe("2c. host keys", () => {
         it("refuses a host that presents another key, before anything runs on it", async () => {
             const before = await programCommands(cp1);
             const real = hostKeys.cp1;
@@ -138,7 +167,7 @@ describe("the real Pulumi engine", function () {
             fs.writeFileSync(lib, `${text}\n# an edit, as a refactor would make\n`);
             const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
             assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "create", "delete"), []);
-            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep"]);
+            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-certificates", "lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep"]);
             ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up after the lib.sh edit");
         });
 
@@ -156,7 +185,7 @@ describe("the real Pulumi engine", function () {
             project.configure(STACK, labConfig([worker1, worker2], "1.35.9"));
             const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
             assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "create", "delete"), []);
-            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
+            assert.deepStrictEqual(named(steps, "update"), ["lab-cp1-certificates", "lab-cp1-init", "lab-cp1-prep", "lab-worker1-join", "lab-worker1-prep", "lab-worker2-join", "lab-worker2-prep"]);
             const r = project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK);
             ok(r, "up with 1.35.9");
             figures["upgrade of 3 nodes"] = r.seconds;
@@ -243,7 +272,7 @@ describe("the real Pulumi engine", function () {
                 const byType: Record<string, number> = {};
                 for (const s of previewSteps(r).filter((s) => s.op === "create")) byType[s.type] = (byType[s.type] ?? 0) + 1;
                 // Per host a HostPrep and its step; per worker a WorkerNode and its join; once the
-                // stack, the cluster, the control plane with its init and kubeconfig read, and the
+                // stack, the cluster, the control plane with its init, certificates and kubeconfig read, and the
                 // lab's two Kubernetes providers (the plain one and the one that adopts).
                 assert.deepStrictEqual(byType, {
                     "pulumi:pulumi:Stack": 1,
@@ -251,7 +280,7 @@ describe("the real Pulumi engine", function () {
                     "k8s-lab:host:HostPrep": size,
                     "k8s-lab:cluster:ControlPlane": 1,
                     "k8s-lab:cluster:WorkerNode": size - 1,
-                    "command:remote:Command": size + 2 + (size - 1),
+                    "command:remote:Command": size + 3 + (size - 1),
                     "pulumi:providers:kubernetes": 2,
                 });
             });

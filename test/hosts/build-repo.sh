@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the stand-in kubelet, kubeadm and kubectl packages at a version and publishes them
-# in a signed flat apt repository laid out like pkgs.k8s.io (`deb [signed-by=...] URL /`,
-# with Release.key beside it), so the lab's host preparation installs them the way it
-# installs the real ones from a mirror.
+# Builds the stand-in kubelet, kubeadm and kubectl packages at a version, and cri-tools (crictl)
+# at its minor's .0 as pkgs.k8s.io versions it, and publishes them in a signed flat apt
+# repository laid out like pkgs.k8s.io (`deb [signed-by=...] URL /`, with Release.key beside
+# it), so the lab's host preparation installs them the way it installs the real ones from a
+# mirror: kubeadm depends on cri-tools there too.
 #
 #   build-repo.sh OUT_DIR VERSION...   e.g. build-repo.sh /tmp/repo/core/v1.35/deb 1.35.8 1.35.9
 #   (several versions of one minor make a repository an upgrade can move through)
@@ -15,19 +16,21 @@ revision=1.1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# package NAME DEPENDS [COMMAND [VERSION]]: the stand-in for COMMAND (NAME by default) in
+# /usr/bin, at VERSION ($version by default).
 package() {
-  local name="$1" depends="$2" root="$work/$1"
+  local name="$1" depends="$2" command="${3:-$1}" at="${4:-$version}" root="$work/$1"
   mkdir -p "$root/DEBIAN" "$root/usr/bin"
-  sed "s/@VERSION@/$version/g" "$here/standins/$name" >"$root/usr/bin/$name"
-  chmod 0755 "$root/usr/bin/$name"
+  sed "s/@VERSION@/$at/g" "$here/standins/$command" >"$root/usr/bin/$command"
+  chmod 0755 "$root/usr/bin/$command"
   cat >"$root/DEBIAN/control" <<CONTROL
 Package: $name
-Version: $version-$revision
+Version: $at-$revision
 Architecture: amd64
 Maintainer: k8s-lab tests <tests@k8s-lab.invalid>
 Depends: $depends
-Description: k8s-lab test stand-in for $name
- Records its arguments and creates what the real $name creates; for tests only.
+Description: k8s-lab test stand-in for $command
+ Records its arguments and creates what the real $command creates; for tests only.
 CONTROL
   sed -i '/^Depends: $/d' "$root/DEBIAN/control"
 }
@@ -47,13 +50,26 @@ WantedBy=multi-user.target
 UNIT
 }
 
+# cri-tools: crictl, with the etcd image's etcdctl and etcdutl that its `exec` reaches. One
+# version a minor, as pkgs.k8s.io has it (cri-tools 1.35.0 beside kubeadm 1.35.x).
+cri_tools() {
+  local at="${version%.*}.0" deb
+  deb="$out/cri-tools_${at}-${revision}_amd64.deb"
+  [ ! -f "$deb" ] || return 0
+  rm -rf "${work:?}/cri-tools"
+  package cri-tools "" crictl "$at"
+  mkdir -p "$work/cri-tools/usr/lib/cri-tools-standin/etcd-image"
+  install -m 0755 "$here/standins/etcdctl" "$here/standins/etcdutl" "$work/cri-tools/usr/lib/cri-tools-standin/etcd-image/"
+  dpkg-deb --root-owner-group --build "$work/cri-tools" "$deb" >/dev/null
+}
+
 build_version() {
   version="$1"
   rm -rf "${work:?}/kubelet" "$work/kubeadm" "$work/kubectl"
   package kubelet "iptables, nftables, conntrack"
   kubelet_unit
   # Like pkgs.k8s.io's kubeadm, it does not pin kubelet's version: an upgrade moves kubeadm first.
-  package kubeadm "kubelet, kubectl, python3, curl"
+  package kubeadm "kubelet, kubectl, cri-tools, python3, curl"
   mkdir -p "$work/kubeadm/usr/lib/kubeadm-standin"
   cp "$here/standins/apiserver.py" "$work/kubeadm/usr/lib/kubeadm-standin/apiserver.py"
   package kubectl ""
@@ -61,6 +77,7 @@ build_version() {
   for name in kubelet kubeadm kubectl; do
     dpkg-deb --root-owner-group --build "$work/$name" "$out/${name}_${version}-${revision}_amd64.deb" >/dev/null
   done
+  cri_tools
 }
 
 mkdir -p "$out"

@@ -6,12 +6,18 @@
  * first failure.
  */
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PulumiRunner } from "../../cli/pulumi";
+import { backupLab, restoreLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
 import { asRoot } from "../../components/render";
 import { kubeadmConfig } from "../../components/kubeadm";
 import { clusterIdentity } from "../../components/lifecycle";
-import { controlPlaneScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
+import { certificatesScript, controlPlaneScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
-import { elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testVersion, TestHost } from "./lab";
+import { elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
 /** Each host's preparation, as the program renders it: the same but for its node address. */
@@ -169,6 +175,35 @@ describe("real hosts", function () {
             assert.match(w.stderr, /already joined/);
         });
 
+        it("reads when the certificates expire, and renews them once when an up falls inside the window", async () => {
+            const certificates = (renewBefore: string) =>
+                step(cp1, certificatesScript({ renewBefore, kubernetes: config.kubernetes, user: "lab", staticPodPause: 1 }), "apply");
+            const expiry = (r: { stdout: string }) => /^certificates-expire: (\S+)$/m.exec(r.stdout)?.[1] ?? "";
+            const daysLeft = (iso: string) => (Date.parse(iso) - Date.now()) / 86_400_000;
+            const read = await certificates("");
+            ok(read, "read the certificates");
+            assert.ok(daysLeft(expiry(read)) > 364 && daysLeft(expiry(read)) <= 365, `a year from init: ${expiry(read)}`);
+
+            // A year on: ten days left, as the last up read them.
+            await root(cp1, "echo $(( $(date +%s) + 10 * 86400 )) > /etc/kubernetes/pki/standin-expiry");
+            const due = expiry(await certificates(""));
+            assert.ok(daysLeft(due) < 11, due);
+            const kubeconfig = await adminKubeconfig();
+            const renewed = await certificates(due);
+            ok(renewed, "renew");
+            assert.match(renewed.stderr, /within the renewal window: renewing them/);
+            assert.ok(daysLeft(expiry(renewed)) > 364, `renewed for a year: ${expiry(renewed)}`);
+            assert.notStrictEqual(await adminKubeconfig(), kubeconfig, "admin.conf is renewed with them");
+            assert.ok(await holds(cp1, "cmp -s /etc/kubernetes/admin.conf /home/lab/.kube/config && cmp -s /etc/kubernetes/admin.conf /root/.kube/config"), "the copies follow");
+            assert.ok(await holds(cp1, "ls /etc/kubernetes/manifests/kube-apiserver.yaml && ! test -e /var/lib/k8s-lab/manifests-aside"), "the static pods' manifests are back");
+
+            // The next up keeps the same instant: the renewed certificates are past it.
+            const again = await certificates(due);
+            ok(again, "read again");
+            assert.doesNotMatch(again.stderr, /renewing/);
+            assert.strictEqual((await root(cp1, "grep -c 'kubeadm certs renew all' /var/log/kubeadm-standin.log")).trim(), "1");
+        });
+
         it("re-joins a worker long after any token it ever had expired", async () => {
             // Tokens of 2 s: the first join's token is dead before the second join runs.
             ok(await step(worker2, await worker(worker2, "2s"), "remove"), "remove worker2");
@@ -307,6 +342,86 @@ describe("real hosts", function () {
             ok(await step(worker2, prep(worker2), "remove"), "prep remove");
             assert.strictEqual(await root(worker2, "cat /etc/apt/sources.list.d/kubernetes.list"), entry, "the host's entry is back, unchanged");
             assert.ok(await holds(worker2, "apt-get update -q >/dev/null 2>&1"), "apt works with it");
+        });
+    });
+
+    describe("8. etcd snapshots: npm run lab -- backup and restore, against cp1", () => {
+        // The lab command itself, with the test lab's stack played by a stand-in Pulumi CLI and
+        // the real ssh. cp1 is the control plane that step 6 made again. The stand-in etcd's data
+        // is the files under /var/lib/etcd/member (test/hosts/standins/etcdctl).
+        const printed: string[] = [];
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-snapshots-"));
+        const pulumi: PulumiRunner = (args) => {
+            if (args[0] === "stack" && args[1] === "output") return { code: 0, stdout: JSON.stringify({ kubernetesVersion: config.kubernetes.version }), stderr: "" };
+            if (args[0] === "config") {
+                const entries = Object.entries(testRawConfig()).map(([k, v]) => [`k8s-lab:${k}`, { value: JSON.stringify(v), secret: k === "ssh" }]);
+                return { code: 0, stdout: JSON.stringify(Object.fromEntries(entries)), stderr: "" };
+            }
+            throw new Error(`unexpected pulumi ${args.join(" ")}`);
+        };
+        const deps: SnapshotDeps = { pulumi, root: out, env: { INIT_CWD: out }, readFile: (p) => fs.readFileSync(p, "utf8"), print: (l) => printed.push(l), now: () => new Date(), ssh: spawnSsh };
+        const manifests = "etcd.yaml\nkube-apiserver.yaml\nkube-controller-manager.yaml\nkube-scheduler.yaml\n";
+        let file = "";
+
+        after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+        it("saves a snapshot of the control plane's etcd on this machine, 0600, named after the lab, version and time", async () => {
+            // kubeadm's etcd client certificate, which the stand-in kubeadm does not make yet.
+            await root(
+                cp1,
+                "test -e /etc/kubernetes/pki/etcd/healthcheck-client.key || { mkdir -p /etc/kubernetes/pki/etcd && " +
+                    "for f in ca.crt healthcheck-client.crt healthcheck-client.key; do head -c 64 /dev/urandom | base64 >/etc/kubernetes/pki/etcd/$f; done; }",
+            );
+            await root(cp1, "mkdir -p /var/lib/etcd/member/snap && echo 'secrets: s1' >/var/lib/etcd/member/snap/db");
+            const started = Date.now();
+            file = await backupLab("lab-hosts", "hosts", out, deps);
+            figures["etcd snapshot save"] = (Date.now() - started) / 1000;
+            assert.match(path.basename(file), new RegExp(`^hosts-k8s-${testVersion.replace(/\./g, "\\.")}-etcd-\\d{8}T\\d{6}Z\\.db$`));
+            assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600);
+            assert.match(spawnSync("tar", ["-tf", file], { encoding: "utf8" }).stdout, /^member\/snap\/db$/m, "the stand-in etcd's data is in it");
+            assert.match(printed.join("\n"), /every Secret of the cluster/);
+            assert.ok(await holds(cp1, "! ls -A /var/lib/etcd | grep -q k8s-lab"), "no temporary file is left on the host");
+            assert.match(
+                await root(cp1, "cat /var/log/crictl-standin.log"),
+                /crictl exec \S+ etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 --cacert=\/etc\/kubernetes\/pki\/etcd\/ca\.crt --cert=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.crt --key=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.key snapshot save /,
+                "etcdctl of the etcd container, with kubeadm's client certificate",
+            );
+        });
+
+        it("refuses to restore on an etcd of two members, or a damaged snapshot, before it stops anything", async () => {
+            await root(cp1, "printf 'cp1 https://10.213.0.11:2380\\nextra https://10.213.0.99:2380\\n' >/var/lib/etcd/member/standin-members");
+            await assert.rejects(restoreLab("lab-hosts", "hosts", file, true, deps), /etcd has 2 members/);
+            await root(cp1, "rm /var/lib/etcd/member/standin-members");
+            const junk = path.join(out, `hosts-k8s-${testVersion}-etcd-20000101T000000Z.db`);
+            fs.writeFileSync(junk, "not a snapshot\n", { mode: 0o600 });
+            await assert.rejects(restoreLab("lab-hosts", "hosts", junk, true, deps), /is not an etcd snapshot/);
+            assert.strictEqual(await root(cp1, "ls /etc/kubernetes/manifests"), manifests, "every static pod still runs");
+            assert.strictEqual(await root(cp1, "cat /var/lib/etcd/member/snap/db"), "secrets: s1\n");
+            assert.ok(
+                await holds(cp1, "! compgen -G '/var/lib/etcd.before-restore-*' && ! test -e /etc/kubernetes/k8s-lab-restore-manifests && ! ls -A /var/lib/etcd | grep -q k8s-lab"),
+                "no copy of the data, no manifest moved, no temporary file",
+            );
+        });
+
+        it("restores it: the data is back, the old data directory kept beside it, the manifests in place, the API server answering", async () => {
+            await root(cp1, "echo 'secrets: s1, s2' >/var/lib/etcd/member/snap/db && echo later >/var/lib/etcd/member/added");
+            const started = Date.now();
+            await restoreLab("lab-hosts", "hosts", file, true, deps);
+            figures["etcd snapshot restore"] = (Date.now() - started) / 1000;
+            assert.strictEqual(await root(cp1, "cat /var/lib/etcd/member/snap/db"), "secrets: s1\n", "the data of the snapshot");
+            assert.ok(await holds(cp1, "! test -e /var/lib/etcd/member/added"), "nothing written after the snapshot");
+            assert.strictEqual((await root(cp1, "stat -c %a /var/lib/etcd")).trim(), "700");
+            const kept = (await root(cp1, "ls -d /var/lib/etcd.before-restore-*")).trim().split("\n");
+            assert.strictEqual(kept.length, 1, "one copy of the old data");
+            assert.match(kept[0], /^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
+            assert.strictEqual(await root(cp1, `cat ${kept[0]}/member/snap/db ${kept[0]}/member/added`), "secrets: s1, s2\nlater\n", "the old data, kept as it was");
+            assert.strictEqual(await root(cp1, `ls -A ${kept[0]}`), "member\n", "and nothing else: the snapshot sent over is gone");
+            assert.strictEqual(await root(cp1, "ls /etc/kubernetes/manifests"), manifests, "the static pods' manifests are back");
+            assert.ok(await holds(cp1, "! test -e /etc/kubernetes/k8s-lab-restore-manifests"));
+            assert.match(await root(cp1, "cat /var/log/crictl-standin.log"), /etcdutl snapshot restore \S+ --data-dir \S+ --name cp1 --initial-cluster cp1=https:\/\/10\.213\.0\.11:2380 --initial-advertise-peer-urls https:\/\/10\.213\.0\.11:2380 --bump-revision 1000000000 --mark-compacted/);
+            assert.strictEqual((await root(cp1, "systemctl is-active kubelet")).trim(), "active");
+            assert.ok(await holds(cp1, "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz"), "the API server answers");
+            assert.match(printed.join("\n"), /npm run refresh -- --stack lab-hosts/);
         });
     });
 });

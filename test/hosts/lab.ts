@@ -4,7 +4,7 @@
  * functions, the script on stdin, `sudo -n bash -s -- apply|remove` as the login user.
  */
 import { spawn } from "child_process";
-import { LabConfig, validateConfig } from "../../components/config";
+import { LabConfig, RawConfig, validateConfig } from "../../components/config";
 import { runCommand, shellQuote } from "../../components/render";
 import { kubernetesReleases } from "../../components/versions";
 
@@ -31,9 +31,9 @@ export const hosts = {
     solo: { name: "solo", address: "10.213.0.14" },
 };
 
-/** The lab configuration the tests render scripts from: the local mirror, distro containerd. */
-export function testConfig(): LabConfig {
-    return validateConfig({
+/** The lab configuration the tests render scripts from, as a stack holds it: the local mirror, distro containerd. */
+export function testRawConfig(): RawConfig {
+    return {
         hosts: [
             { name: "cp1", address: hosts.cp1.address, roles: ["control-plane"] },
             { name: "worker1", address: hosts.worker1.address, roles: ["worker"] },
@@ -44,7 +44,11 @@ export function testConfig(): LabConfig {
         // Debian 12 ships containerd 1.6; Kubernetes 1.35 is the newest that runs on it.
         kubernetes: { version: "1.35", containerd: "distro" },
         mirrors: { kubernetesApt: repoUrl, registries: { "docker.io": ["https://mirror.k8s-lab.invalid"] } },
-    });
+    };
+}
+
+export function testConfig(): LabConfig {
+    return validateConfig(testRawConfig());
 }
 
 /** Runs a command over SSH as `lab`, with `input` on stdin; `connectTimeout` in seconds bounds the dial. */

@@ -1,5 +1,5 @@
 // Package command assembles the stand-in for pulumi-resource-command 1.2.1:
-// only the `command:remote:Command` resource, no functions.
+// the `command:remote:Command` resource and the `command:local:run` function.
 package command
 
 import (
@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi-go-provider/middleware/schema"
 
+	"k8s-lab/test/engine/providers/command/local"
 	"k8s-lab/test/engine/providers/command/remote"
 )
 
@@ -21,7 +22,7 @@ func NewProvider() p.Provider {
 	return infer.Provider(infer.Options{
 		Metadata: schema.Metadata{
 			DisplayName: "Command",
-			Description: "Test stand-in for the Pulumi Command provider 1.2.1 (remote.Command only).",
+			Description: "Test stand-in for the Pulumi Command provider 1.2.1 (remote.Command and local.run only).",
 			Keywords:    []string{"pulumi", "command", "category/utility", "kind/native"},
 			Homepage:    "https://pulumi.com",
 			License:     "Apache-2.0",
@@ -30,6 +31,9 @@ func NewProvider() p.Provider {
 		},
 		Resources: []infer.InferredResource{
 			infer.Resource(&remote.Command{}),
+		},
+		Functions: []infer.InferredFunction{
+			infer.Function(&local.Run{}),
 		},
 	})
 }

@@ -119,7 +119,8 @@ func TestPluginInfoAndSchema(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(resp.Schema), &spec))
 	assert.Equal(t, "command", spec.Name)
 	assert.Equal(t, "1.2.1", spec.Version)
-	assert.Empty(t, spec.Functions)
+	require.Len(t, spec.Functions, 1)
+	assert.Equal(t, runShape, shape(spec.Functions[runToken]))
 	require.Len(t, spec.Resources, 1)
 	assert.Equal(t, commandShape, shape(spec.Resources[commandType]))
 	for name, want := range typeShapes {
@@ -184,7 +185,30 @@ var typeShapes = map[string]string{
 		`"user":{"default":"root","type":"string"}},"required":["host"],"type":"object"}`,
 	"command:remote:Logging": `{"enum":[{"value":"stdout"},{"value":"stderr"},{"value":"stdoutAndStderr"},` +
 		`{"value":"none"}],"type":"string"}`,
+	"command:local:Logging": `{"enum":[{"value":"stdout"},{"value":"stderr"},{"value":"stdoutAndStderr"},` +
+		`{"value":"none"}],"type":"string"}`,
 }
+
+// The upstream 1.2.1 schema of `command:local:run`, descriptions left out.
+const (
+	runToken  = "command:local:run"
+	runInputs = `"addPreviousOutputInEnv":{"type":"boolean"},` +
+		`"archivePaths":{"items":{"type":"string"},"type":"array"},` +
+		`"assetPaths":{"items":{"type":"string"},"type":"array"},"command":{"type":"string"},"dir":{"type":"string"},` +
+		`"environment":{"additionalProperties":{"type":"string"},"type":"object"},` +
+		`"interpreter":{"items":{"type":"string"},"type":"array"},` +
+		`"logging":{"$ref":"#/types/command:local:Logging"},"stdin":{"type":"string"}`
+	runShape = `{"inputs":{"properties":{` + runInputs + `},"required":["command"],"type":"object"},` +
+		`"outputs":{"properties":{"addPreviousOutputInEnv":{"type":"boolean"},"archive":{"$ref":"pulumi.json#/Archive"},` +
+		`"archivePaths":{"items":{"type":"string"},"type":"array"},` +
+		`"assetPaths":{"items":{"type":"string"},"type":"array"},` +
+		`"assets":{"additionalProperties":{"$ref":"pulumi.json#/Asset"},"type":"object"},` +
+		`"command":{"type":"string"},"dir":{"type":"string"},` +
+		`"environment":{"additionalProperties":{"type":"string"},"type":"object"},` +
+		`"interpreter":{"items":{"type":"string"},"type":"array"},` +
+		`"logging":{"$ref":"#/types/command:local:Logging"},"stderr":{"type":"string"},"stdin":{"type":"string"},` +
+		`"stdout":{"type":"string"}},"required":["command","stdout","stderr"],"type":"object"}}`
+)
 
 func TestCheckAppliesDefaultsAndSecrets(t *testing.T) {
 	s := newServer(t)

@@ -1,5 +1,5 @@
 // Command pulumi-resource-command is a test stand-in for the Pulumi command
-// provider 1.2.1, limited to `command:remote:Command`.
+// provider 1.2.1, limited to `command:remote:Command` and `command:local:run`.
 package main
 
 import (
