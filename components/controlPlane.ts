@@ -129,8 +129,10 @@ export class ControlPlane extends pulumi.ComponentResource {
                 create: asRoot(host.user, "cat /etc/kubernetes/admin.conf"),
                 addPreviousOutputInEnv: false,
                 logging: "none",
-                // A renewal writes a new admin.conf; so does a new cluster.
-                triggers: [this.init.id, this.certificatesRenewBefore],
+                // A renewal writes a new admin.conf; so does a new cluster. Without a renewal the
+                // triggers stay what they were before renewals existed, so a lab built by an
+                // older version of this program does not read its kubeconfig again.
+                triggers: this.certificatesRenewBefore.apply((before) => (before ? [this.init.id, before] : [this.init.id])),
             },
             { parent: this, dependsOn: [certificates], additionalSecretOutputs: ["stdout"] },
         );

@@ -175,6 +175,7 @@ describe("day two: what the next pulumi up does", function () {
             const again = await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", certificatesExpire: later, certificatesRenewBefore: "" } });
             assert.deepStrictEqual(only(changes(built, again), "update"), []);
             assert.deepStrictEqual(only(changes(built, again), "replace"), []);
+            assert.deepStrictEqual(built.byName("lab-cp1-kubeconfig").inputs.triggers, ["lab-cp1-init-id"], "as before renewals existed: a lab built by an older version keeps its kubeconfig step");
             const due = await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", certificatesExpire: soon, certificatesRenewBefore: "" } });
             const c = changes(built, due);
             assert.deepStrictEqual(only(c, "update"), ["lab-cp1-certificates"]);
