@@ -25,7 +25,8 @@ import * as path from "path";
 import { ConfigError, Host, rawConfig, SshSettings, validateConfig } from "../components/config";
 import { asRoot, shellQuote } from "../components/render";
 import { etcdSnapshotScript } from "../components/scripts";
-import { CliError, PulumiRunner } from "./pulumi";
+import type { LabDeps } from "./lab";
+import { CliError } from "./pulumi";
 
 /** The control plane of a lab, as backup and restore reach it. */
 export interface SnapshotTarget {
@@ -56,12 +57,8 @@ export interface SshRunOptions {
 /** Runs ssh; resolves with its exit code and its stderr (which it also shows). */
 export type SshRunner = (invocation: SshInvocation, options: SshRunOptions) => Promise<{ code: number; stderr: string }>;
 
-export interface SnapshotDeps {
-    pulumi: PulumiRunner;
-    root: string;
-    env: NodeJS.ProcessEnv;
-    readFile: (p: string) => string;
-    print: (line: string) => void;
+/** The lab command's dependencies, and the clock and SSH a snapshot needs besides. */
+export interface SnapshotDeps extends LabDeps {
     now: () => Date;
     ssh: SshRunner;
 }
