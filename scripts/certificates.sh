@@ -48,16 +48,6 @@ restart_static_pods() {
   wait_for_api || die "the API server did not come back within 5 minutes of the renewal; see journalctl -u kubelet on this host"
 }
 
-refresh_kubeconfig_copies() {
-  local home
-  install -d -m 0700 /root/.kube
-  install -m 0600 "$ADMIN_CONF" /root/.kube/config
-  [ "$KUBECONFIG_USER" != root ] || return 0
-  home=$(getent passwd "$KUBECONFIG_USER" | cut -d: -f6)
-  [ -n "$home" ] && [ -f "$home/.kube/config" ] || return 0
-  install -m 0600 -o "$KUBECONFIG_USER" "$ADMIN_CONF" "$home/.kube/config"
-}
-
 apply() {
   [ -f "$ADMIN_CONF" ] || die "no control plane on this host ($ADMIN_CONF is missing)"
   # An interrupted restart left the manifests aside: put them back before anything else.
@@ -71,7 +61,7 @@ apply() {
     log "certificates expire $(date -u -d "@$expires" +%FT%TZ), within the renewal window: renewing them (Kubernetes $K8S_VERSION)"
     kubeadm certs renew all >&2 || die "kubeadm certs renew all failed; the old certificates stay until $(date -u -d "@$expires" +%FT%TZ)"
     restart_static_pods
-    refresh_kubeconfig_copies
+    copy_admin_kubeconfig "$KUBECONFIG_USER"
     expires=$(earliest_expiry)
     log "certificates renewed; they now expire $(date -u -d "@$expires" +%FT%TZ)"
   fi

@@ -29,16 +29,6 @@ api_ready() {
   wait_for_api || die "the API server did not become ready within 5 minutes; see journalctl -u kubelet on this host"
 }
 
-copy_kubeconfig() {
-  local home
-  [ "$KUBECONFIG_USER" != root ] || return 0
-  home=$(getent passwd "$KUBECONFIG_USER" | cut -d: -f6)
-  [ -n "$home" ] || return 0
-  install -d -m 0700 -o "$KUBECONFIG_USER" "$home/.kube"
-  install -m 0600 -o "$KUBECONFIG_USER" "$ADMIN_CONF" "$home/.kube/config"
-  grep -qx "$home" "$LAB_STATE_DIR/kubeconfig-copies" 2>/dev/null || printf '%s\n' "$home" >>"$LAB_STATE_DIR/kubeconfig-copies"
-}
-
 # kubeadm init makes a bootstrap token that lives 24 hours and prints it in its log. Workers
 # make their own token when they join, so this one is deleted and kept out of the log.
 forget_init_token() {
@@ -135,9 +125,7 @@ apply() {
   api_ready
   forget_init_token
   apply_taint
-  install -d -m 0700 /root/.kube
-  install -m 0600 "$ADMIN_CONF" /root/.kube/config
-  copy_kubeconfig
+  copy_admin_kubeconfig "$KUBECONFIG_USER"
   log "control plane ready"
 }
 

@@ -179,6 +179,20 @@ wait_for_api() {
   return 1
 }
 
+# Copies the control plane's admin kubeconfig to root's ~/.kube/config and to the login
+# user's, recording that home so that node_reset removes the copy (the login may be root).
+copy_admin_kubeconfig() {
+  local user="$1" home
+  install -d -m 0700 /root/.kube
+  install -m 0600 /etc/kubernetes/admin.conf /root/.kube/config
+  [ "$user" != root ] || return 0
+  home=$(getent passwd "$user" | cut -d: -f6)
+  [ -n "$home" ] || return 0
+  install -d -m 0700 -o "$user" "$home/.kube"
+  install -m 0600 -o "$user" /etc/kubernetes/admin.conf "$home/.kube/config"
+  grep -qx "$home" "$LAB_STATE_DIR/kubeconfig-copies" 2>/dev/null || printf '%s\n' "$home" >>"$LAB_STATE_DIR/kubeconfig-copies"
+}
+
 # Writes the admin kubeconfig a step was given to a private file that is removed when the
 # script ends, and prints its path. Nothing the step leaves on the host can reach the cluster.
 admin_kubeconfig_file() {
