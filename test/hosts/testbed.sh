@@ -12,8 +12,15 @@ testbed_versions() {
 }
 
 # Boots fresh machines with the given names and serves the repository; testbed_down undoes both,
-# when the calling script ends however it ends.
+# when the calling script ends however it ends. One run at a time: the machines' names, the
+# bridge and the NAT are shared, so a second run would tear down the first's; it waits instead
+# (the lock is held by the calling script, and by the machines it boots, until they are down).
 testbed_up() {
+  exec 9>/run/k8s-lab-testbed.lock
+  if ! flock -n 9; then
+    echo "[testbed] another run is using the test hosts; waiting for it to end (up to 2 hours)"
+    flock -w 7200 9 || { echo "[testbed] the other run did not end within 2 hours"; return 1; }
+  fi
   trap testbed_down EXIT
   trap 'exit 130' INT TERM
   testbed_repo=$(mktemp -d)
