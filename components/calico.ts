@@ -16,6 +16,13 @@ export interface CalicoArgs extends MirrorOptions {
  * The pod network: Calico through the Tigera operator, its CRDs (a chart of their own from
  * v3.32) installed first. What Calico leaves on hosts (links, chains, CNI files) is cleaned by
  * the node reset (scripts/lib.sh).
+ *
+ * Calico documents applying the CRD chart server-side rather than installing it, and its Helm
+ * release record is over 90% of the Secret's 1 MiB. It stays a Release: the provider builds
+ * yaml.v2 and helm.v4 resources only while the cluster answers, so previews from off the
+ * lab's network would fail; Calico's manifest is on GitHub, outside the chart mirrors; and
+ * dropping the Release from the program uninstalls it, every Calico CRD with it.
+ * test/releaseRecord.test.ts fails before the margin is gone.
  */
 export class Calico extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoArgs, opts?: pulumi.ComponentResourceOptions) {

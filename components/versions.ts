@@ -48,7 +48,10 @@ export interface ChartPin {
 
 /** Every Helm chart of the lab's layers, pinned exactly. */
 export const charts = {
-    /** Calico's crd.projectcalico.org/v1 CRDs, a chart of their own from v3.32 on. */
+    /**
+     * Calico's crd.projectcalico.org/v1 CRDs, a chart of their own from v3.32 on. Its release record nears the Secret's
+     * 1 MiB: a bump also lists the new templates' sizes in test/releaseRecord.test.ts.
+     */
     // attested by public deployment records of Calico v3.32.2 (a Flux inventory with chart tigera-operator v3.32.2, 2026-09-06;
     // an install receipt from Calico's v3.32.2 tagged manifest, 2026-10-02). projectcalico/calico's copy of 2026-08-22 tags
     // v3.32.1 as the newest and its release-v3.32 branch is where v3.32.2 is cut from. No source before late August shows v3.32.3.
