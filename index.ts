@@ -81,6 +81,7 @@ export const kubernetesVersion = cluster.kubernetesVersion;
 export const clusterIdentity = cluster.identity;
 export const certificatesExpire = cluster.certificatesExpire;
 export const certificatesRenewBefore = cluster.certificatesRenewBefore;
+export const componentConfiguration = cluster.componentConfiguration;
 export const ingressClassName = ingress ? ingress.className : undefined;
 export const ingressBaseDomain = ingress ? ingress.settings.baseDomain : undefined;
 export const ingressHttpPort = ingress ? ingress.settings.httpNodePort : undefined;

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings } from "./config";
 import { ControlPlane, PreviousLab } from "./controlPlane";
 import { HostPrep } from "./hostPrep";
+import { ComponentConfiguration } from "./kubeadm";
 import { WorkerNode } from "./workerNode";
 
 export interface ClusterArgs {
@@ -59,6 +60,8 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly certificatesExpire: pulumi.Output<string>;
     /** The renewal instant this update used, read back by the next one. */
     public readonly certificatesRenewBefore: pulumi.Output<string>;
+    /** The kubelet's and kube-proxy's configuration, read back by the next preview. */
+    public readonly componentConfiguration: ComponentConfiguration;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:Cluster", name, {}, opts);
@@ -118,6 +121,7 @@ export class Cluster extends pulumi.ComponentResource {
         this.identity = controlPlane.identity;
         this.certificatesExpire = controlPlane.certificatesExpire;
         this.certificatesRenewBefore = controlPlane.certificatesRenewBefore;
+        this.componentConfiguration = controlPlane.componentConfiguration;
         this.nodes = [args.controlPlane, ...workers].map((h) => ({ name: h.name, roles: h.roles }));
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
     }

@@ -339,6 +339,9 @@ function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabC
             apiServerPort: k.apiServerPort,
             controlPlaneEndpoint: k.controlPlaneEndpoint ?? controlPlane.address,
             containerdSource: k.containerd,
+            kubeletConfiguration: k.kubeletConfiguration,
+            kubeProxyConfiguration: k.kubeProxyConfiguration,
+            ignorePreflightErrors: k.ignorePreflightErrors,
         },
         mirrors: {
             kubernetesApt,

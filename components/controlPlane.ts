@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, KubernetesSettings, SshSettings } from "./config";
-import { kubeadmConfig } from "./kubeadm";
-import { certificatesNotice, clusterIdentity, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "./lifecycle";
+import { ComponentConfiguration, componentConfiguration, kubeadmConfig } from "./kubeadm";
+import { certificatesNotice, clusterIdentity, componentConfigurationNotice, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "./lifecycle";
 import { asRoot, runCommand } from "./render";
 import { certificatesScript, controlPlaneScript } from "./scripts";
 import { connectionFor } from "./ssh";
@@ -17,6 +17,8 @@ export interface PreviousLab {
     certificatesExpire: pulumi.Output<string | undefined>;
     /** The renewal instant the last update used; undefined before the first. */
     certificatesRenewBefore: pulumi.Output<string | undefined>;
+    /** The kubelet's and kube-proxy's configuration as the last update rendered them; undefined before this output existed. */
+    componentConfiguration: pulumi.Output<ComponentConfiguration | undefined>;
 }
 
 export interface ControlPlaneArgs {
@@ -66,6 +68,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     public readonly certificatesExpire: pulumi.Output<string>;
     /** The renewal instant this update used (lifecycle.ts `renewBefore`), read back by the next one. */
     public readonly certificatesRenewBefore: pulumi.Output<string>;
+    /** The kubelet's and kube-proxy's configuration this update renders, read back by the next one. */
+    public readonly componentConfiguration: ComponentConfiguration;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:ControlPlane", name, {}, opts);
@@ -74,6 +78,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const singleNode = args.singleNode ?? false;
         const connection = connectionFor(host, args.ssh);
         this.identity = clusterIdentity({ clusterName, controlPlane: host, kubernetes });
+        this.componentConfiguration = componentConfiguration(kubernetes);
         const script = controlPlaneScript({
             kubeadmConfig: kubeadmConfig({ controlPlane: host, kubernetes, singleNode, clusterName }),
             identity: this.identity,
@@ -141,12 +146,16 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint, certificatesExpire: this.certificatesExpire });
     }
 
-    /** Stops the preview on a version move kubeadm cannot make, and says what a move or a new identity will do. */
+    /**
+     * Stops the preview on a version move kubeadm cannot make, and says what a move, a new
+     * identity or a new kubelet or kube-proxy configuration will do.
+     */
     private checked(previous: PreviousLab, version: string): pulumi.Output<void> {
-        return pulumi.all([previous.kubernetesVersion, previous.clusterIdentity]).apply(([was, identity]) => {
+        return pulumi.all([previous.kubernetesVersion, previous.clusterIdentity, previous.componentConfiguration]).apply(([was, identity, components]) => {
             const problem = versionMoveProblem(was, version);
             if (problem) throw new pulumi.RunError(problem);
-            const notices = [versionMoveNotice(was, version), identityChangeNotice(identity, this.identity)];
+            const newCluster = identityChangeNotice(identity, this.identity);
+            const notices = [versionMoveNotice(was, version), newCluster, componentConfigurationNotice(components, this.componentConfiguration, newCluster !== undefined)];
             for (const notice of notices) if (notice) pulumi.log.warn(notice, this);
         });
     }

@@ -17,6 +17,32 @@ export interface KubeadmInput {
 
 const arg = (name: string, value: string) => ({ name, value });
 
+/** The kubelet's and kube-proxy's configuration documents, as `kubeadm init` gets them. */
+export interface ComponentConfiguration {
+    kubelet: Record<string, unknown>;
+    kubeProxy: Record<string, unknown>;
+}
+
+/**
+ * The stack's fields over the lab's own. Configuration refuses a stack field the lab sets
+ * (components/schema.ts `labOwnedFields`); spreading the lab's again keeps its values and its
+ * fields first all the same.
+ */
+function over(lab: Record<string, unknown>, stack: Record<string, unknown>): Record<string, unknown> {
+    return { ...lab, ...stack, ...lab };
+}
+
+export function componentConfiguration(k8s: KubernetesSettings): ComponentConfiguration {
+    return {
+        kubelet: over({ apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd" }, k8s.kubeletConfiguration),
+        kubeProxy: over(
+            // Bound beyond 127.0.0.1 so that Prometheus can scrape it (monitoring layer).
+            { apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", metricsBindAddress: "0.0.0.0:10249" },
+            k8s.kubeProxyConfiguration,
+        ),
+    };
+}
+
 /** Renders the multi-document kubeadm configuration. */
 export function kubeadmConfig(input: KubeadmInput): string {
     const { controlPlane, kubernetes: k8s } = input;
@@ -30,6 +56,7 @@ export function kubeadmConfig(input: KubeadmInput): string {
             criSocket: "unix:///run/containerd/containerd.sock",
             // An empty list means no taint; leaving it out would give the default NoSchedule taint.
             taints: input.singleNode ? [] : [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }],
+            ...(k8s.ignorePreflightErrors.length > 0 ? { ignorePreflightErrors: k8s.ignorePreflightErrors } : {}),
         },
         localAPIEndpoint: {
             ...(isIpv4(controlPlane.address) ? { advertiseAddress: controlPlane.address } : {}),
@@ -54,15 +81,6 @@ export function kubeadmConfig(input: KubeadmInput): string {
         scheduler: { extraArgs: [arg("bind-address", "0.0.0.0")] },
         etcd: { local: { extraArgs: [arg("listen-metrics-urls", "http://0.0.0.0:2381")] } },
     };
-    const kubelet = {
-        apiVersion: "kubelet.config.k8s.io/v1beta1",
-        kind: "KubeletConfiguration",
-        cgroupDriver: "systemd",
-    };
-    const kubeProxy = {
-        apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
-        kind: "KubeProxyConfiguration",
-        metricsBindAddress: "0.0.0.0:10249",
-    };
+    const { kubelet, kubeProxy } = componentConfiguration(k8s);
     return [init, cluster, kubelet, kubeProxy].map((d) => YAML.stringify(d)).join("---\n");
 }

@@ -9,6 +9,7 @@
  * place when any other input changes: its idempotent script runs again with the new inputs.
  */
 import { Host, KubernetesSettings } from "./config";
+import type { ComponentConfiguration } from "./kubeadm";
 
 /** The inputs of a host step that decide between none, update and replace. */
 export interface StepInputs {
@@ -103,6 +104,45 @@ export function identityChangeNotice(previous: string[] | undefined, next: strin
         `This change needs a new cluster (${was.join(", ")} -> ${changed.join(", ")}): every node is reset (kubeadm reset), ` +
         `the control plane is initialised again and the workers join it; everything in the old cluster, and the layers' data ` +
         `on claims with reclaim policy Delete, is lost. Change it back to keep the cluster.`
+    );
+}
+
+/** Where each component configuration comes from, and where kubeadm keeps it once the cluster is made. */
+const components: { [K in keyof ComponentConfiguration]: { key: string; configMap: string } } = {
+    kubelet: { key: "kubernetes.kubeletConfiguration", configMap: "kube-system/kubelet-config" },
+    kubeProxy: { key: "kubernetes.kubeProxyConfiguration", configMap: "kube-system/kube-proxy" },
+};
+
+/** JSON with every object's keys sorted: the stack's outputs come back with their keys in another order. */
+function canonical(v: unknown): string {
+    if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+    if (v !== null && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        return `{${Object.keys(o)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+            .join(",")}}`;
+    }
+    return JSON.stringify(v) ?? "null";
+}
+
+/**
+ * What a preview says when the kubelet's or kube-proxy's configuration changes on a running
+ * cluster, or undefined when neither does (or the lab is new, or gets a new cluster, which
+ * `kubeadm init` makes with the new one). kubeadm reads them at init and then keeps them in
+ * ConfigMaps, which joins and upgrades read; it does not reconfigure a running cluster, and
+ * neither does the lab: the control-plane step only rewrites its copy of the configuration.
+ */
+export function componentConfigurationNotice(previous: ComponentConfiguration | undefined, next: ComponentConfiguration, newCluster: boolean): string | undefined {
+    if (!previous || newCluster) return undefined;
+    const changed = (Object.keys(components) as (keyof ComponentConfiguration)[]).filter((c) => canonical(previous[c]) !== canonical(next[c]));
+    if (changed.length === 0) return undefined;
+    const keys = changed.map((c) => `k8s-lab:${components[c].key}`).join(" and ");
+    const maps = changed.map((c) => components[c].configMap).join(" and ");
+    return (
+        `${keys} changed on a running cluster: kubeadm applied the old configuration at init and keeps it in ${maps}, ` +
+        `which later joins and upgrades read too, so this up changes no node (the control plane's step only rewrites its copy of the kubeadm configuration). ` +
+        `To apply it now, follow the README's "Changing a lab" (kubeadm's "Reconfiguring a kubeadm cluster"); a new cluster gets it at init.`
     );
 }
 

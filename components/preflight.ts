@@ -484,10 +484,12 @@ function systemProblems(lab: LabConfig, { check, reading }: Judged): string[] {
             );
         }
     }
-    if (check.kubernetes && f.cgroup === "v1") {
+    const cgroupV1 = check.kubernetes && f.cgroup === "v1" ? cgroupV1Settings(lab) : [];
+    if (cgroupV1.length > 0) {
         problems.push(
             `host ${h.name}: runs cgroup v1, which kubelet refuses from Kubernetes 1.35 (failCgroupV1); ` +
-                "boot it with cgroup v2 (the default of every supported system: drop systemd.unified_cgroup_hierarchy=0 from the kernel command line in /etc/default/grub, update-grub, reboot)",
+                "boot it with cgroup v2 (the default of every supported system: drop systemd.unified_cgroup_hierarchy=0 from the kernel command line in /etc/default/grub, update-grub, reboot), " +
+                `or, on a host that cannot have it (a container such as systemd-nspawn or LXC on a cgroup v1 kernel), run the lab on cgroup v1: ${cgroupV1.join(" and ")}`,
         );
     }
     const ip = f.nodeIp;
@@ -598,10 +600,25 @@ function clockProblems(lab: LabConfig, judged: Judged[]): string[] {
     });
 }
 
-function notesFor({ check, reading }: Judged): string[] {
+/**
+ * What a lab still has to set to run on cgroup v1: the kubelet told not to refuse it, and
+ * kubeadm's SystemVerification, which fails on it too, skipped. Empty when both are set.
+ */
+function cgroupV1Settings(lab: LabConfig): string[] {
+    const k = lab.kubernetes;
+    const missing: string[] = [];
+    if (k.kubeletConfiguration.failCgroupV1 !== false) missing.push(`set ${setting("kubernetes.kubeletConfiguration.failCgroupV1")} to false`);
+    if (!k.ignorePreflightErrors.some((c) => c.toLowerCase() === "systemverification")) missing.push(`add SystemVerification to ${setting("kubernetes.ignorePreflightErrors")}`);
+    return missing;
+}
+
+function notesFor(lab: LabConfig, { check, reading }: Judged): string[] {
     const h = check.host;
     const f = reading.facts;
     const notes: string[] = [];
+    if (check.kubernetes && f.cgroup === "v1" && cgroupV1Settings(lab).length === 0) {
+        notes.push(`host ${h.name}: runs cgroup v1, which the lab's kubeletConfiguration (failCgroupV1: false) and ignorePreflightErrors (SystemVerification) accept; Kubernetes keeps cgroup v1 only in maintenance`);
+    }
     if (check.kubernetes && f.swap) notes.push(`host ${h.name}: swap is on; host preparation turns it off (and destroy turns it back on)`);
     if (check.mirrors.length && [...f.mirrors.values()].includes("unchecked")) notes.push(`host ${h.name}: has neither curl nor wget, so its mirrors were not checked (host preparation installs curl)`);
     if (f.nodeIp?.state === "unknown") notes.push(`host ${h.name}: has no ip command, so its node address was not checked`);
@@ -626,7 +643,7 @@ export function judge(lab: LabConfig, plan: PreflightPlan, readings: Reading[]):
     });
     for (const j of judged) findings.problems.push(...systemProblems(lab, j), ...portProblems(j), ...mirrorProblems(j), ...diskProblems(j));
     findings.problems.push(...memoryProblems(lab, judged), ...clockProblems(lab, judged));
-    for (const j of judged) findings.notes.push(...notesFor(j));
+    for (const j of judged) findings.notes.push(...notesFor(lab, j));
     return findings;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The lab as its last update left it: the stack's own outputs, read back through a
  * StackReference to itself. A preview compares them with the configuration to refuse a
- * version move kubeadm cannot make, to say in words when a change needs a new cluster, and
- * to know when the certificates are due for renewal.
+ * version move kubeadm cannot make, to say in words when a change needs a new cluster or
+ * reaches no node (a kubelet or kube-proxy configuration), and to know when the certificates
+ * are due for renewal.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PreviousLab } from "./controlPlane";
@@ -13,6 +14,7 @@ export const previousOutputs = {
     clusterIdentity: "clusterIdentity",
     certificatesExpire: "certificatesExpire",
     certificatesRenewBefore: "certificatesRenewBefore",
+    componentConfiguration: "componentConfiguration",
 } as const;
 
 export function previousLab(): PreviousLab {
@@ -22,5 +24,6 @@ export function previousLab(): PreviousLab {
         clusterIdentity: self.getOutput(previousOutputs.clusterIdentity) as pulumi.Output<string[] | undefined>,
         certificatesExpire: self.getOutput(previousOutputs.certificatesExpire) as pulumi.Output<string | undefined>,
         certificatesRenewBefore: self.getOutput(previousOutputs.certificatesRenewBefore) as pulumi.Output<string | undefined>,
+        componentConfiguration: self.getOutput(previousOutputs.componentConfiguration) as PreviousLab["componentConfiguration"],
     };
 }

@@ -110,6 +110,12 @@ export const patterns = {
     objectName: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
     quantity: /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/,
     duration: /^[0-9]+(ms|s|m|h|d|w|y)$/,
+    /**
+     * A kubeadm preflight check as kubeadm names it in `[ERROR <name>]`: a CamelCase word, then
+     * what it checks after a `-` (`Port-6443`, `FileContent--proc-sys-net-ipv4-ip_forward`).
+     * Never `all`, in any case.
+     */
+    preflightCheck: /^(?![Aa][Ll][Ll]$)[A-Z][A-Za-z0-9]*(-[-A-Za-z0-9._]*[A-Za-z0-9])?$/,
 };
 
 /** True when a URL or registry reference carries `user[:password]@` before its host. */
@@ -343,6 +349,95 @@ const sshSchema = doc(
 const versionProblem = (v: unknown) =>
     `${quote(v)} is not supported; use one of ${supportedMinors.join(", ")} (or a patch release of one, such as ${kubernetesReleases[defaultKubernetesMinor]})`;
 
+/** A field of a component configuration the lab sets itself or depends on, and what to do instead. */
+interface OwnedField {
+    why: string;
+    fix?: string;
+}
+
+const documentType: OwnedField = { why: "it writes the document's apiVersion and kind", fix: "give only the document's fields" };
+
+/**
+ * The fields of the kubelet's and kube-proxy's configuration that the lab sets or depends on:
+ * a stack that sets one is refused. The JSON Schema refuses them too (a pattern of the keys).
+ */
+export const labOwnedFields: Record<"kubelet" | "kubeProxy", Record<string, OwnedField>> = {
+    kubelet: {
+        apiVersion: documentType,
+        kind: documentType,
+        cgroupDriver: { why: "systemd, as host preparation configures containerd's SystemdCgroup, and the two must agree" },
+        containerRuntimeEndpoint: { why: "the containerd socket host preparation sets up and kubeadm registers" },
+        staticPodPath: { why: "certificate renewal and etcd restore move the control plane's manifests in and out of /etc/kubernetes/manifests" },
+        fileCheckFrequency: { why: "certificate renewal keeps the manifests away for the kubelet's default 20 s to restart the static pods" },
+        clusterDomain: { why: "cluster.local, the domain kubeadm gives CoreDNS" },
+        rotateCertificates: { why: "kubeadm turns it on whatever is set; the kubelets' certificates are renewed only by it" },
+        port: { why: "10250, which preflight checks is free and the API server and the monitoring layer reach" },
+    },
+    kubeProxy: {
+        apiVersion: documentType,
+        kind: documentType,
+        metricsBindAddress: { why: "0.0.0.0:10249, which the monitoring layer scrapes" },
+        clusterCIDR: { why: "kubeadm sets it to the pod subnet", fix: "set k8s-lab:kubernetes.podSubnet instead" },
+    },
+};
+
+/** True for what JSON can hold: null, booleans, finite numbers, strings, and lists and objects of them. */
+function isPlainJson(v: unknown): boolean {
+    if (v === null || typeof v === "boolean" || typeof v === "string") return true;
+    if (typeof v === "number") return Number.isFinite(v);
+    if (Array.isArray(v)) return v.every(isPlainJson);
+    return typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype && Object.values(v as object).every(isPlainJson);
+}
+
+// Any value in the JSON Schema, as a stack file can only hold plain values; the program checks
+// it all the same, for a configuration that comes from elsewhere.
+const jsonValue = z.unknown().refine(isPlainJson, { error: "must be a plain JSON value (null, true or false, a number, a string, or a list or object of them)" });
+
+/**
+ * Fields merged over a component configuration the lab renders (components/kubeadm.ts): any
+ * plain JSON value under a field name, and none of the fields the lab owns.
+ */
+function componentConfiguration(kind: string, component: keyof typeof labOwnedFields, example: string, description: string) {
+    const owned = labOwnedFields[component];
+    const names = Object.keys(owned);
+    const fields = names.filter((n) => owned[n] !== documentType);
+    const fieldName = new RegExp(`^(?!(${names.join("|")})$)[a-z][A-Za-z0-9]*$`);
+    const keyProblem = (k: unknown): string => {
+        const o = typeof k === "string" && Object.hasOwn(owned, k) ? owned[k] : undefined;
+        return o
+            ? `${quote(k)} is the lab's: ${o.why}; ${o.fix ?? "leave it out"}`
+            : `${quote(k)} is not a ${kind} field name; give fields as the ${kind} reference spells them (lowerCamelCase, such as ${example})`;
+    };
+    return doc(
+        z
+            .record(z.string({ error: badValue(keyProblem) }).regex(fieldName), jsonValue, {
+                error: (iss) => (iss.code === "invalid_type" && iss.input !== undefined ? `must be an object of ${kind} fields` : undefined),
+            })
+            .default({}),
+        { description: `${description} Refused, as the lab sets or relies on them: ${fields.join(", ")}.` },
+    );
+}
+
+const preflightCheckProblem = (v: unknown) =>
+    typeof v === "string" && v.toLowerCase() === "all"
+        ? `${quote(v)} would skip every check, also those that catch a host kubeadm cannot run on; list the checks to skip instead, as kubeadm names them in its [ERROR <name>] lines (such as SystemVerification)`
+        : v === ""
+          ? "must be a non-empty string: a check's name, such as SystemVerification"
+          : `${quote(v)} is not a kubeadm preflight check name; give it as kubeadm prints it in [ERROR <name>], such as SystemVerification, Swap, Port-6443 or FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml`;
+
+const ignorePreflightErrors = z
+    .array(z.string({ error: badValue(preflightCheckProblem) }).regex(patterns.preflightCheck), {
+        error: (iss) => (iss.code === "invalid_type" && iss.input !== undefined ? "must be a list of kubeadm preflight check names, such as [SystemVerification]" : undefined),
+    })
+    .superRefine((checks, ctx) => {
+        checks.forEach((c, i) => {
+            if (checks.indexOf(c) < i) ctx.addIssue({ code: "custom", path: [i], input: c, message: `${quote(c)} is listed twice; list each check once` });
+        });
+    })
+    .default([])
+    // What the duplicates check says, for the editor.
+    .meta({ uniqueItems: true });
+
 const kubernetesSchema = doc(
     settings({
         version: doc(
@@ -373,6 +468,26 @@ const kubernetesSchema = doc(
         }),
         containerd: doc(z.enum(["docker", "distro"]).default("docker"), {
             description: "Where containerd comes from: `docker` (Docker's containerd.io 2.x, needed from Kubernetes 1.36) or `distro` (the distribution's package).",
+        }),
+        kubeletConfiguration: componentConfiguration(
+            "KubeletConfiguration",
+            "kubelet",
+            "failCgroupV1",
+            "KubeletConfiguration fields (kubelet.config.k8s.io/v1beta1) merged over the lab's, for hosts that need them: " +
+                "`{ failCgroupV1: false }` on a cgroup v1 host (with `SystemVerification` in ignorePreflightErrors), `evictionHard` thresholds on a small shared disk. " +
+                "Read when the cluster is made: kubeadm keeps it in kube-system/kubelet-config, which joins and upgrades read (see Changing a lab).",
+        ),
+        kubeProxyConfiguration: componentConfiguration(
+            "KubeProxyConfiguration",
+            "kubeProxy",
+            "conntrack",
+            "KubeProxyConfiguration fields (kubeproxy.config.k8s.io/v1alpha1) merged over the lab's: `{ conntrack: { maxPerCore: 0 } }` on a host where kube-proxy cannot set nf_conntrack_max (a container). " +
+                "Read when the cluster is made: kubeadm keeps it in kube-system/kube-proxy (see Changing a lab).",
+        ),
+        ignorePreflightErrors: doc(ignorePreflightErrors, {
+            description:
+                "kubeadm preflight checks to skip, by the names kubeadm prints in `[ERROR <name>]` (such as `SystemVerification` on a cgroup v1 host): in the kubeadm configuration of `kubeadm init`, " +
+                "as `--ignore-preflight-errors` of `kubeadm join`, `kubeadm upgrade apply` and `kubeadm upgrade node`. Never `all`; each check once.",
         }),
     }).prefault({}),
     { description: "The cluster kubeadm makes." },
@@ -529,7 +644,7 @@ const certificatesSchema = doc(
 
 const preflightSchema = doc(z.boolean().default(true), {
     description:
-        "Check the hosts at every preview, read-only, before anything changes (scripts/preflight.sh over SSH): login and passwordless sudo, a supported apt-based system, cgroup v2, free ports on hosts new to the lab, the node address on an interface, clocks within 5 s, the mirrors answering from each host, memory and disk for the layers on. Every problem fails the preview; hosts that do not answer yet are skipped, with a warning. `false` turns it off.",
+        "Check the hosts at every preview, read-only, before anything changes (scripts/preflight.sh over SSH): login and passwordless sudo, a supported apt-based system, cgroup v2 (or the kubernetes settings that run the lab on v1), free ports on hosts new to the lab, the node address on an interface, clocks within 5 s, the mirrors answering from each host, memory and disk for the layers on. Every problem fails the preview; hosts that do not answer yet are skipped, with a warning. `false` turns it off.",
 });
 
 /** The settings under the `k8s-lab:` namespace, each a key of its own in the stack file. */

@@ -30,6 +30,11 @@ export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings,
     });
 }
 
+/** The value of kubeadm's `--ignore-preflight-errors`: the checks, comma-separated ("" for none). */
+function preflightChecksFlag(k8s: KubernetesSettings): string {
+    return k8s.ignorePreflightErrors.join(",");
+}
+
 export interface ControlPlaneScriptInput {
     /** The rendered kubeadm configuration. */
     kubeadmConfig: string;
@@ -51,6 +56,7 @@ export function controlPlaneScript(input: ControlPlaneScriptInput): string {
         K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
         SINGLE_NODE: String(input.singleNode),
         KUBECONFIG_USER: input.user,
+        IGNORE_PREFLIGHT_ERRORS: preflightChecksFlag(input.kubernetes),
     });
 }
 
@@ -89,6 +95,7 @@ export function workerScript(input: WorkerScriptInput): string {
         K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
         JOIN_TOKEN_TTL: input.joinTokenTtl,
         ADMIN_KUBECONFIG: input.adminKubeconfig,
+        IGNORE_PREFLIGHT_ERRORS: preflightChecksFlag(input.kubernetes),
     });
 }
 

@@ -12,6 +12,8 @@
 #   K8S_PACKAGE_VERSION  Debian version of kubelet/kubeadm/kubectl, e.g. 1.37.1-1.1
 #   JOIN_TOKEN_TTL       life of the join token this step makes, e.g. 10m
 #   ADMIN_KUBECONFIG     the cluster's admin kubeconfig (secret): makes the token, drains the node
+#   IGNORE_PREFLIGHT_ERRORS  kubeadm preflight checks that join and upgrade node skip,
+#                        comma-separated, or empty
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,6 +21,9 @@ set -euo pipefail
 readonly LOCK=k8s-lab-upgrade-lock
 admin_file=""
 locked=0
+# The join is the printed command, not a configuration file: the checks go as a flag.
+skip_checks=()
+[ -z "$IGNORE_PREFLIGHT_ERRORS" ] || skip_checks=("--ignore-preflight-errors=$IGNORE_PREFLIGHT_ERRORS")
 
 open_admin_kubeconfig() {
   admin_file=$(admin_kubeconfig_file "$ADMIN_KUBECONFIG")
@@ -57,7 +62,7 @@ join() {
   token=$(sed -n -E 's/.*--token ([a-z0-9]{6})\.[a-z0-9]{16}.*/\1/p' <<<"$printed")
   log "kubeadm join as $NODE_NAME"
   # The command holds the token: keep kubeadm's output off the log, show its tail on failure.
-  if ! "${join[@]}" --node-name "$NODE_NAME" >"$LAB_STATE_DIR/join.log" 2>&1; then
+  if ! "${join[@]}" --node-name "$NODE_NAME" "${skip_checks[@]}" >"$LAB_STATE_DIR/join.log" 2>&1; then
     grep -v -e '--token' -e 'discovery-token' "$LAB_STATE_DIR/join.log" | tail -n 30 >&2
     [ -z "$token" ] || kubeadm token delete --kubeconfig "$admin_file" "$token" >/dev/null 2>&1 || true
     node_reset
@@ -104,7 +109,7 @@ upgrade() {
   locked=1
   log "upgrading $NODE_NAME from $current to $K8S_VERSION"
   move_held_packages "$K8S_PACKAGE_VERSION" kubeadm
-  kubeadm upgrade node >"$LAB_STATE_DIR/upgrade.log" 2>&1 || {
+  kubeadm upgrade node "${skip_checks[@]}" >"$LAB_STATE_DIR/upgrade.log" 2>&1 || {
     tail -n 30 "$LAB_STATE_DIR/upgrade.log" >&2
     die "kubeadm upgrade node failed on $NODE_NAME; the node is unchanged but for its kubeadm package"
   }

@@ -271,5 +271,60 @@ describe("configuration", () => {
             assert.strictEqual(c.addons.ingress && c.addons.ingress.baseDomain, "192.168.56.10.nip.io");
         });
     });
-});
 
+    describe("settings for odd hosts: kubelet, kube-proxy and kubeadm's preflight", () => {
+        const k8s = (kubernetes: Record<string, unknown>) => guideLab({ kubernetes });
+        const oddHost = {
+            kubeletConfiguration: { failCgroupV1: false, evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%" } },
+            kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } },
+            ignorePreflightErrors: ["SystemVerification"],
+        };
+
+        it("default to nothing", () => {
+            const c = validateConfig(guideLab());
+            assert.deepStrictEqual(c.kubernetes.kubeletConfiguration, {});
+            assert.deepStrictEqual(c.kubernetes.kubeProxyConfiguration, {});
+            assert.deepStrictEqual(c.kubernetes.ignorePreflightErrors, []);
+        });
+
+        it("take a cgroup v1 host in a container as its user writes it", () => {
+            const c = validateConfig(k8s(oddHost));
+            assert.deepStrictEqual(c.kubernetes.kubeletConfiguration, oddHost.kubeletConfiguration);
+            assert.deepStrictEqual(c.kubernetes.kubeProxyConfiguration, oddHost.kubeProxyConfiguration);
+            assert.deepStrictEqual(c.kubernetes.ignorePreflightErrors, ["SystemVerification"]);
+        });
+
+        it("take any plain JSON value under a field, and kubeadm's check names of every shape", () => {
+            const kubelet = { maxPods: 50, clusterDNS: ["169.254.20.10"], featureGates: { SomeGate: true }, systemReserved: null, evictionHard: {} };
+            assert.deepStrictEqual(validateConfig(k8s({ kubeletConfiguration: kubelet })).kubernetes.kubeletConfiguration, kubelet);
+            const checks = ["Swap", "NumCPU", "Mem", "Port-6443", "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml", "FileContent--proc-sys-net-ipv4-ip_forward", "DirAvailable--var-lib-etcd", "FileExisting-conntrack"];
+            assert.deepStrictEqual(validateConfig(k8s({ ignorePreflightErrors: checks })).kubernetes.ignorePreflightErrors, checks);
+        });
+
+        it("refuse each field the lab sets, naming it, why and what to do", () => {
+            expectProblem(k8s({ kubeletConfiguration: { cgroupDriver: "cgroupfs" } }), "kubernetes.kubeletConfiguration", /"cgroupDriver" is the lab's: systemd, as host preparation configures containerd's SystemdCgroup.*; leave it out/);
+            expectProblem(k8s({ kubeletConfiguration: { staticPodPath: "/etc/pods" } }), "kubernetes.kubeletConfiguration", /"staticPodPath" is the lab's: certificate renewal and etcd restore/);
+            expectProblem(k8s({ kubeletConfiguration: { kind: "KubeletConfiguration" } }), "kubernetes.kubeletConfiguration", /"kind" is the lab's: .*; give only the document's fields/);
+            expectProblem(k8s({ kubeProxyConfiguration: { metricsBindAddress: "127.0.0.1:10249" } }), "kubernetes.kubeProxyConfiguration", /"metricsBindAddress" is the lab's: 0\.0\.0\.0:10249, which the monitoring layer scrapes/);
+            expectProblem(k8s({ kubeProxyConfiguration: { clusterCIDR: "10.0.0.0/8" } }), "kubernetes.kubeProxyConfiguration", /"clusterCIDR" is the lab's: .*; set k8s-lab:kubernetes\.podSubnet instead/);
+        });
+
+        it("refuse what is no field name, a value JSON cannot hold, and an object that is none", () => {
+            expectProblem(k8s({ kubeletConfiguration: { "fail-cgroup-v1": false } }), "kubernetes.kubeletConfiguration", /"fail-cgroup-v1" is not a KubeletConfiguration field name; .*lowerCamelCase, such as failCgroupV1/);
+            expectProblem(k8s({ kubeProxyConfiguration: { Conntrack: {} } }), "kubernetes.kubeProxyConfiguration", /"Conntrack" is not a KubeProxyConfiguration field name/);
+            expectProblem(k8s({ kubeletConfiguration: { maxPods: Infinity } }), "kubernetes.kubeletConfiguration.maxPods", /must be a plain JSON value/);
+            expectProblem(k8s({ kubeletConfiguration: { evictionHard: { "memory.available": undefined } } }), "kubernetes.kubeletConfiguration.evictionHard", /must be a plain JSON value/);
+            expectProblem(k8s({ kubeletConfiguration: ["failCgroupV1"] }), "kubernetes.kubeletConfiguration", /must be an object of KubeletConfiguration fields/);
+        });
+
+        it("refuse all, names kubeadm does not print, empty names and a check twice, each at its place in the list", () => {
+            expectProblem(k8s({ ignorePreflightErrors: ["all"] }), "kubernetes.ignorePreflightErrors[0]", /"all" would skip every check.*list the checks to skip instead/);
+            expectProblem(k8s({ ignorePreflightErrors: ["Swap", "ALL"] }), "kubernetes.ignorePreflightErrors[1]", /"ALL" would skip every check/);
+            expectProblem(k8s({ ignorePreflightErrors: ["swap"] }), "kubernetes.ignorePreflightErrors[0]", /"swap" is not a kubeadm preflight check name; give it as kubeadm prints it in \[ERROR <name>\]/);
+            expectProblem(k8s({ ignorePreflightErrors: ["Swap,Mem"] }), "kubernetes.ignorePreflightErrors[0]", /is not a kubeadm preflight check name/);
+            expectProblem(k8s({ ignorePreflightErrors: [""] }), "kubernetes.ignorePreflightErrors[0]", /must be a non-empty string: a check's name, such as SystemVerification/);
+            expectProblem(k8s({ ignorePreflightErrors: ["Swap", "Mem", "Swap"] }), "kubernetes.ignorePreflightErrors[2]", /"Swap" is listed twice; list each check once/);
+            expectProblem(k8s({ ignorePreflightErrors: "SystemVerification" }), "kubernetes.ignorePreflightErrors", /must be a list of kubeadm preflight check names/);
+        });
+    });
+});

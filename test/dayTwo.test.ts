@@ -7,8 +7,10 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { RawConfig } from "../components/config";
-import { certificatesNotice, compareVersions, identityChangeNotice, renewBefore, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lifecycle";
+import * as pulumi from "@pulumi/pulumi";
+import { RawConfig, validateConfig } from "../components/config";
+import { componentConfiguration } from "../components/kubeadm";
+import { certificatesNotice, compareVersions, componentConfigurationNotice, identityChangeNotice, renewBefore, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lifecycle";
 import { scriptsDir } from "../components/render";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
 import { evaluate, Graph } from "./harness";
@@ -58,6 +60,23 @@ describe("day two: what the next pulumi up does", function () {
             assert.strictEqual(versionMoveNotice("1.37.1", "1.37.1"), undefined);
         });
 
+        it("say that a new kubelet or kube-proxy configuration reaches no node of a running cluster", () => {
+            const lab = validateConfig(guideLab());
+            const before = componentConfiguration(lab.kubernetes);
+            const kubelet = componentConfiguration({ ...lab.kubernetes, kubeletConfiguration: { failCgroupV1: false } });
+            const both = componentConfiguration({ ...lab.kubernetes, kubeletConfiguration: { failCgroupV1: false }, kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } } });
+            assert.strictEqual(componentConfigurationNotice(undefined, kubelet, false), undefined, "a new lab, or one built before this was exported");
+            assert.strictEqual(componentConfigurationNotice(before, before, false), undefined);
+            const reordered = { kubeProxy: before.kubeProxy, kubelet: Object.fromEntries(Object.entries(before.kubelet).reverse()) };
+            assert.strictEqual(componentConfigurationNotice(reordered, before, false), undefined, "as the stack's outputs come back: keys in another order");
+            assert.strictEqual(componentConfigurationNotice(before, kubelet, true), undefined, "a new cluster gets it at init");
+            assert.match(
+                componentConfigurationNotice(before, kubelet, false) ?? "",
+                /^k8s-lab:kubernetes\.kubeletConfiguration changed on a running cluster: kubeadm applied the old configuration at init and keeps it in kube-system\/kubelet-config, .*this up changes no node.*"Changing a lab"/,
+            );
+            assert.match(componentConfigurationNotice(before, both, false) ?? "", /^k8s-lab:kubernetes\.kubeletConfiguration and k8s-lab:kubernetes\.kubeProxyConfiguration changed .* kube-system\/kubelet-config and kube-system\/kube-proxy/);
+        });
+
         it("say in words when a change needs a new cluster", () => {
             const before = ["cluster name k8s-lab", "pod subnet 10.244.0.0/16"];
             assert.strictEqual(identityChangeNotice(undefined, before), undefined);
@@ -104,6 +123,19 @@ describe("day two: what the next pulumi up does", function () {
             assert.deepStrictEqual([...only(c, "update"), ...only(c, "replace")], []);
         });
 
+        it("a kubelet or kube-proxy configuration updates the control plane's step only (kubeadm's copy on the host)", async () => {
+            const odd = { kubeletConfiguration: { failCgroupV1: false, evictionHard: { "nodefs.available": "1%" } }, kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } } };
+            const c = await step(guideLab(), guideLab({ kubernetes: odd }));
+            assert.deepStrictEqual(only(c, "replace"), []);
+            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-init"]);
+        });
+
+        it("preflight checks to skip update the control plane and the joins in place, for their next init, join or upgrade", async () => {
+            const c = await step(guideLab(), guideLab({ kubernetes: { ignorePreflightErrors: ["SystemVerification"] } }));
+            assert.deepStrictEqual(only(c, "replace"), []);
+            assert.deepStrictEqual(only(c, "update"), ["lab-cp1-init", "lab-worker1-join", "lab-worker2-join"]);
+        });
+
         it("a version bump to the next minor upgrades prep, control plane and workers in place", async () => {
             const c = await step(guideLab({ kubernetes: { version: "1.36" } }), guideLab({ kubernetes: { version: "1.37" } }));
             assert.deepStrictEqual(only(c, "replace"), []);
@@ -144,6 +176,22 @@ describe("day two: what the next pulumi up does", function () {
             const g = await evaluate(guideLab({ kubernetes: { version: "1.37" } }), { previous: { kubernetesVersion: "1.36.4" } });
             assert.strictEqual(g.outputs.kubernetesVersion, "1.37.1");
             assert.deepStrictEqual(g.outputs.clusterIdentity, g.byName("lab-cp1-init").inputs.triggers);
+            assert.deepStrictEqual(g.outputs.componentConfiguration, componentConfiguration(validateConfig(guideLab({ kubernetes: { version: "1.37" } })).kubernetes));
+        });
+
+        it("and warns when a running lab's kubelet configuration changed, read back from the last update", async () => {
+            const was = componentConfiguration(validateConfig(guideLab()).kubernetes);
+            const warnings: string[] = [];
+            const warn = pulumi.log.warn;
+            (pulumi.log as { warn: typeof warn }).warn = async (message: string) => void warnings.push(message);
+            try {
+                await evaluate(guideLab(), { previous: { kubernetesVersion: "1.36.4", componentConfiguration: was } });
+                assert.deepStrictEqual(warnings.filter((w) => /kubeletConfiguration/.test(w)), [], `unchanged: ${warnings.join("; ")}`);
+                await evaluate(guideLab({ kubernetes: { kubeletConfiguration: { failCgroupV1: false } } }), { previous: { kubernetesVersion: "1.36.4", componentConfiguration: was } });
+            } finally {
+                (pulumi.log as { warn: typeof warn }).warn = warn;
+            }
+            assert.match(warnings.join("\n"), /k8s-lab:kubernetes\.kubeletConfiguration changed on a running cluster/);
         });
     });
 

@@ -326,9 +326,26 @@ describe("preflight", () => {
             assert.deepStrictEqual([...(accepted ?? [])].sort(), [...supportedSystems].sort());
         });
 
-        it("cgroup v1 on a Kubernetes host", () => {
-            onlyProblem(lab(), { worker1: { cgroup: "v1" } }, /^host worker1: runs cgroup v1, which kubelet refuses from Kubernetes 1\.35 \(failCgroupV1\); boot it with cgroup v2/);
+        it("cgroup v1 on a Kubernetes host, with both ways out: cgroup v2, or the settings that run the lab on v1", () => {
+            onlyProblem(
+                lab(),
+                { worker1: { cgroup: "v1" } },
+                /^host worker1: runs cgroup v1, which kubelet refuses from Kubernetes 1\.35 \(failCgroupV1\); boot it with cgroup v2 .*, or, on a host that cannot have it \(a container such as systemd-nspawn .*\), run the lab on cgroup v1: set k8s-lab:kubernetes\.kubeletConfiguration\.failCgroupV1 to false and add SystemVerification to k8s-lab:kubernetes\.ignorePreflightErrors$/,
+            );
             assert.deepStrictEqual(problems(lab(), { nfs1: { cgroup: "v1" } }), [], "the NFS-only host runs no kubelet");
+        });
+
+        it("cgroup v1 accepted once both settings say so, and only then", () => {
+            const onV1 = (kubernetes: Record<string, unknown>) => lab({ kubernetes });
+            const kubelet = { kubeletConfiguration: { failCgroupV1: false } };
+            const kubeadm = { ignorePreflightErrors: ["Swap", "SystemVerification"] };
+            const half = onlyProblem(onV1(kubelet), { worker1: { cgroup: "v1" } }, /run the lab on cgroup v1: add SystemVerification to k8s-lab:kubernetes\.ignorePreflightErrors$/);
+            assert.doesNotMatch(half, /failCgroupV1 to false/, "only what is missing");
+            onlyProblem(onV1({ ...kubeadm, kubeletConfiguration: { failCgroupV1: true } }), { worker1: { cgroup: "v1" } }, /run the lab on cgroup v1: set k8s-lab:kubernetes\.kubeletConfiguration\.failCgroupV1 to false$/);
+            const f = findings(onV1({ ...kubelet, ...kubeadm }), { worker1: { cgroup: "v1" } });
+            assert.deepStrictEqual(f.problems, []);
+            assert.match(f.notes.join("\n"), /^host worker1: runs cgroup v1, which the lab's kubeletConfiguration \(failCgroupV1: false\) and ignorePreflightErrors \(SystemVerification\) accept/m);
+            assert.deepStrictEqual(findings(onV1({ ...kubelet, ...kubeadm })).notes, [], "no note on cgroup v2 hosts");
         });
 
         it("a port in use on a host the lab has not run on yet", () => {

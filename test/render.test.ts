@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { validateConfig } from "../components/config";
-import { kubeadmConfig } from "../components/kubeadm";
+import { componentConfiguration, kubeadmConfig } from "../components/kubeadm";
+import { labOwnedFields } from "../components/schema";
 import { declaredParameters, renderScript, runCommand, scriptsDir, shellQuote } from "../components/render";
 import { controlPlaneScript, hostPrepScript, registryMirrorLines, workerScript } from "../components/scripts";
 import { fakeKubeconfig } from "./harness";
@@ -66,7 +67,7 @@ describe("scripts", () => {
 
     describe("rendering", () => {
         it("refuses missing and unknown parameters", () => {
-            assert.throws(() => renderScript("worker", { NODE_NAME: "w1" }), /missing parameters \[K8S_VERSION, K8S_PACKAGE_VERSION, JOIN_TOKEN_TTL, ADMIN_KUBECONFIG\]/);
+            assert.throws(() => renderScript("worker", { NODE_NAME: "w1" }), /missing parameters \[K8S_VERSION, K8S_PACKAGE_VERSION, JOIN_TOKEN_TTL, ADMIN_KUBECONFIG, IGNORE_PREFLIGHT_ERRORS\]/);
             assert.throws(() => renderScript("nfs-server", { EXPORT_PATH: "/srv", CLIENTS: "", DELETE_DATA: "false", EXTRA: "x" }), /unknown parameters \[EXTRA\]/);
         });
 
@@ -112,6 +113,27 @@ describe("scripts", () => {
             assert.strictEqual(registryMirrorLines(c.mirrors.registries), "docker.io https://b.example.com https://c.example.com\nregistry.k8s.io https://a.example.com");
         });
 
+        it("give kubeadm join, upgrade apply and upgrade node the checks to skip as one flag", () => {
+            const c = validateConfig(guideLab({ kubernetes: { ignorePreflightErrors: ["SystemVerification", "Swap"] } }));
+            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: c.kubernetes, singleNode: false, user: "ubuntu" });
+            const worker = workerScript({ nodeName: "w1", kubernetes: c.kubernetes, joinTokenTtl: "10m", adminKubeconfig: fakeKubeconfig });
+            for (const rendered of [cp, worker]) assert.match(rendered, /^IGNORE_PREFLIGHT_ERRORS='SystemVerification,Swap'$/m);
+            assert.match(cp, /kubeadm upgrade apply "v\$K8S_VERSION" -y "\$\{skip_checks\[@\]\}"/);
+            assert.match(worker, /"\$\{join\[@\]\}" --node-name "\$NODE_NAME" "\$\{skip_checks\[@\]\}"/);
+            assert.match(worker, /kubeadm upgrade node "\$\{skip_checks\[@\]\}"/);
+            assert.match(controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu" }), /^IGNORE_PREFLIGHT_ERRORS=''$/m);
+        });
+
+        it("make no flag of no checks, and one of several, under set -u", () => {
+            const text = fs.readFileSync(path.join(scriptsDir, "worker.sh"), "utf8");
+            const flag = text.split("\n").filter((l) => /^(skip_checks=\(\)|\[ -z "\$IGNORE_PREFLIGHT_ERRORS" \])/.test(l));
+            assert.strictEqual(flag.length, 2, "worker.sh builds skip_checks in two lines");
+            const run = (checks: string) =>
+                spawnSync("bash", ["-c", `set -euo pipefail\nIGNORE_PREFLIGHT_ERRORS=${shellQuote(checks)}\n${flag.join("\n")}\nprintf '<%s>' kubeadm "\${skip_checks[@]}"`], { encoding: "utf8" }).stdout;
+            assert.strictEqual(run(""), "<kubeadm>");
+            assert.strictEqual(run("SystemVerification,Swap"), "<kubeadm><--ignore-preflight-errors=SystemVerification,Swap>");
+        });
+
         it("runs scripts with sudo for a login user and directly as root", () => {
             assert.strictEqual(runCommand("ubuntu", "apply"), "sudo -n bash -s -- apply");
             assert.strictEqual(runCommand("root", "remove"), "bash -s -- remove");
@@ -151,6 +173,39 @@ describe("kubeadm configuration", () => {
         assert.deepStrictEqual(cluster.etcd.local.extraArgs, [{ name: "listen-metrics-urls", value: "http://0.0.0.0:2381" }]);
         assert.strictEqual(kubelet.cgroupDriver, "systemd");
         assert.strictEqual(proxy.metricsBindAddress, "0.0.0.0:10249");
+        assert.strictEqual(init.nodeRegistration.ignorePreflightErrors, undefined, "no checks skipped unless asked");
+    });
+
+    it("merges the stack's kubelet and kube-proxy fields over the lab's, and tells init which checks to skip", () => {
+        const c = validateConfig(
+            guideLab({
+                kubernetes: {
+                    kubeletConfiguration: { failCgroupV1: false, evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%" } },
+                    kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } },
+                    ignorePreflightErrors: ["SystemVerification", "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml"],
+                },
+            }),
+        );
+        const [init, , kubelet, proxy] = documents(kubeadmConfig({ controlPlane: c.controlPlane, kubernetes: c.kubernetes, singleNode: false, clusterName: "k8s-lab" }));
+        assert.deepStrictEqual(init.nodeRegistration.ignorePreflightErrors, ["SystemVerification", "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml"]);
+        assert.deepStrictEqual(kubelet, {
+            apiVersion: "kubelet.config.k8s.io/v1beta1",
+            kind: "KubeletConfiguration",
+            cgroupDriver: "systemd",
+            failCgroupV1: false,
+            evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%" },
+        });
+        assert.deepStrictEqual(proxy, { apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", metricsBindAddress: "0.0.0.0:10249", conntrack: { maxPerCore: 0 } });
+    });
+
+    it("keeps the lab's own fields, which configuration refuses to take from a stack", () => {
+        const rendered = componentConfiguration(lab.kubernetes);
+        for (const [component, document] of Object.entries(rendered) as [keyof typeof labOwnedFields, Record<string, unknown>][]) {
+            for (const field of Object.keys(document)) assert.ok(Object.hasOwn(labOwnedFields[component], field), `${component}.${field} is rendered by the lab but not refused in components/schema.ts labOwnedFields`);
+        }
+        const forced = componentConfiguration({ ...lab.kubernetes, kubeletConfiguration: { cgroupDriver: "cgroupfs" }, kubeProxyConfiguration: { metricsBindAddress: "127.0.0.1:10249" } });
+        assert.strictEqual(forced.kubelet.cgroupDriver, "systemd");
+        assert.strictEqual(forced.kubeProxy.metricsBindAddress, "0.0.0.0:10249");
     });
 
     it("keeps the control-plane taint with workers and drops it for a single node", () => {

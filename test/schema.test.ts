@@ -59,6 +59,14 @@ const invalid: [string, RawConfig][] = [
     ["an IPv6 service subnet", guideLab({ kubernetes: { serviceSubnet: "fd00::/108" } })],
     ["an unknown containerd", guideLab({ kubernetes: { containerd: "podman" } })],
     ["an unknown kubernetes setting", guideLab({ kubernetes: { podSubnets: "10.0.0.0/16" } })],
+    ["a kubelet field the lab sets", guideLab({ kubernetes: { kubeletConfiguration: { cgroupDriver: "cgroupfs" } } })],
+    ["a kube-proxy field the lab sets", guideLab({ kubernetes: { kubeProxyConfiguration: { clusterCIDR: "10.0.0.0/8" } } })],
+    ["a kube-proxy field that is no field name", guideLab({ kubernetes: { kubeProxyConfiguration: { "conntrack-max": 0 } } })],
+    ["kubelet fields that are a list", guideLab({ kubernetes: { kubeletConfiguration: ["failCgroupV1"] } })],
+    ["all preflight checks skipped", guideLab({ kubernetes: { ignorePreflightErrors: ["All"] } })],
+    ["a preflight check twice", guideLab({ kubernetes: { ignorePreflightErrors: ["Swap", "Swap"] } })],
+    ["an empty preflight check", guideLab({ kubernetes: { ignorePreflightErrors: [""] } })],
+    ["a preflight check as kubeadm does not print it", guideLab({ kubernetes: { ignorePreflightErrors: ["system verification"] } })],
     ["an apt mirror that is no http(s) URL", guideLab({ mirrors: { kubernetesApt: "ftp://x" } })],
     ["an apt mirror with credentials", guideLab({ mirrors: { containerdApt: "https://u:p@mirror.example.com/docker-ce/linux" } })],
     ["a registry mirror that is no list", guideLab({ mirrors: { registries: { "docker.io": "https://m.example.com" } } })],
@@ -89,6 +97,16 @@ const valid: [string, RawConfig][] = [
     ["layers as null (an empty YAML value) and true", guideLab({ addons: { calico: null, ingress: true } })],
     ["mirrors", guideLab({ mirrors: { registries: { "docker.io": ["https://m.example.com"], "registry.local:5000": ["http://10.0.0.9:5000"] }, imageRegistry: "registry.example.cn/mirror" } })],
     ["a host's own port, user and host key", host({ port: 2222, user: "debian", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDk comment" })],
+    [
+        "the settings of cgroup v1 hosts in containers",
+        guideLab({
+            kubernetes: {
+                kubeletConfiguration: { failCgroupV1: false, evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%" } },
+                kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } },
+                ignorePreflightErrors: ["SystemVerification", "Port-6443", "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml"],
+            },
+        }),
+    ],
 ];
 
 describe("configuration schema", () => {
@@ -159,6 +177,8 @@ describe("configuration schema", () => {
                             version: pick<unknown>("1.36", "1.36.2", "v1.37", 1.35, 1.3, "latest"),
                             podSubnet: pick<unknown>("10.244.0.0/16", "10.244.0.0/33", "10.244.0.0", "fd00::/64"),
                             containerd: pick<unknown>("docker", "distro", "crio"),
+                            kubeletConfiguration: pick<unknown>({}, { failCgroupV1: false }, { cgroupDriver: "systemd" }, { "max-pods": 1 }, [], null),
+                            ignorePreflightErrors: pick<unknown>([], ["SystemVerification"], ["Swap", "Swap"], ["all"], [""], "Swap"),
                         },
                         { requiredKeys: [] },
                     ),
