@@ -38,7 +38,8 @@ forget_init_token() {
   [ -f "$log" ] || return 0
   id=$(sed -n -E 's/.*--token ([a-z0-9]{6})\.[a-z0-9]{16}.*/\1/p' "$log" | head -n 1)
   [ -z "$id" ] || kubeadm token delete --kubeconfig "$ADMIN_CONF" "$id" >/dev/null 2>&1 || true
-  sed -i -E -e 's/--token [a-z0-9.]+/--token <deleted>/' -e 's/sha256:[0-9a-f]{64}/sha256:<omitted>/' "$log"
+  redact_tokens <"$log" >"$log.redacted"
+  mv "$log.redacted" "$log"
   chmod 0600 "$log"
 }
 
@@ -49,7 +50,7 @@ init() {
   # A failed init leaves half a control plane behind; reset it so that the next run starts clean.
   if ! kubeadm init --config "$config" >"$CONFIG_DIR/init.log" 2>&1; then
     chmod 0600 "$CONFIG_DIR/init.log"
-    grep -v -e '--token' -e 'discovery-token' "$CONFIG_DIR/init.log" | tail -n 30 >&2
+    redact_tokens <"$CONFIG_DIR/init.log" | tail -n 30 >&2
     node_reset
     die "kubeadm init failed (the host was reset, so the next pulumi up retries from scratch)"
   fi

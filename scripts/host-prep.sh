@@ -186,14 +186,27 @@ pause_image() {
     grep '/pause:' | head -n 1
 }
 
+# A host that is itself a container (LXC, systemd-nspawn) may lack CAP_SYS_RESOURCE (bit 24
+# of the bounding set): containerd must then not raise a container's OOM score above its own,
+# or every sandbox fails to start.
+lacks_sys_resource() {
+  local bounding
+  bounding=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)
+  [ $(((16#$bounding >> 24) & 1)) -eq 0 ]
+}
+
 # Writes a minimal containerd configuration: containerd fills in its defaults for the rest,
 # so nothing has to be edited with sed (containerd 2.x has no SystemdCgroup line to edit).
 render_containerd_config() {
-  local pause="$1"
+  local pause="$1" restrict=false
+  if lacks_sys_resource; then restrict=true; fi
   if [ "$(containerd_major)" -ge 2 ]; then
     cat <<EOF
 # Written by k8s-lab (containerd 2.x, configuration version 3).
 version = 3
+
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = $restrict
 
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = '$pause'
@@ -214,6 +227,7 @@ version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause"
+  restrict_oom_score_adj = $restrict
 
 [plugins."io.containerd.grpc.v1.cri".registry]
   config_path = "$CERTS_DIR"
@@ -346,6 +360,15 @@ remove() {
   rm -f "$DOCKER_SOURCES" "$DOCKER_KEYRING"
   put_back_set_aside_entries
   purge_recorded_packages nfs-common
+  # The tools it fetched the repositories' keys with, if the host did not have them.
+  purge_recorded_packages ca-certificates curl gnupg procps
+  purge_unneeded_dependencies
+  # The folders kubeadm and kubelet leave empty after a reset; one with anything in it (or a
+  # mount point) stays, as rmdir refuses both.
+  local dir
+  for dir in /etc/kubernetes/manifests /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /etc/cni; do
+    rmdir "$dir" 2>/dev/null || true
+  done
   rm -f "$MODULES_FILE" "$SYSCTL_FILE"
   sysctl -q --system >/dev/null 2>&1 || true
   restore_swap

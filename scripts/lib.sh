@@ -13,6 +13,12 @@ require_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (the program runs it with sudo -n)"
 }
 
+# kubeadm prints bootstrap tokens in several shapes ("--token ID.SECRET", "Using token:
+# ID.SECRET", the CA hash beside them); this filter blanks every one of them.
+redact_tokens() {
+  sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<token>/g' -e 's/sha256:[0-9a-f]{64}/sha256:<omitted>/g'
+}
+
 # Runs the function named by the first argument: apply or remove.
 dispatch() {
   local action="${1:-}"
@@ -42,9 +48,9 @@ check_os() {
 }
 
 is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+  # "install ok installed", or "hold ok installed" for a held package.
+  dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
 }
-
 # apt-get without its progress output; its errors reach stderr once it has finished (so that
 # none are lost when a failure ends the script).
 apt_quiet() {
@@ -74,7 +80,7 @@ finish_interrupted_dpkg() {
 # Installs packages and records the ones that were not installed before, so that remove
 # purges only what the lab brought. Arguments are apt specs: name or name=version.
 install_packages() {
-  local spec name missing=()
+  local spec name missing=() before
   for spec in "$@"; do
     name="${spec%%=*}"
     if ! is_installed "$name" || [ "$spec" != "$name" ]; then
@@ -90,7 +96,31 @@ install_packages() {
     fi
   done
   log "installing ${missing[*]}"
+  before=$(installed_package_names)
   apt_quiet install --no-install-recommends --allow-change-held-packages "${missing[@]}"
+  # What apt brought in beside them (iptables, conntrack, ...): removal takes those too, once
+  # nothing else needs them.
+  comm -13 <(printf '%s\n' "$before") <(installed_package_names) |
+    grep -vxF -f <(printf '%s\n' "${missing[@]%%=*}") >>"$LAB_STATE_DIR/installed-dependencies" || true
+}
+
+installed_package_names() {
+  dpkg-query -W -f='${db:Status-Status} ${Package}\n' | awk '$1 == "installed" { print $2 }' | sort
+}
+
+# Purges the dependencies the lab's installs brought in that nothing needs any more: those
+# apt's autoremove would take, and only those of them the lab brought (the host's own stay).
+# A package the host's others merely recommend counts as unneeded: the lab brought it, the
+# host did without it before.
+purge_unneeded_dependencies() {
+  [ -s "$LAB_STATE_DIR/installed-dependencies" ] || return 0
+  local unneeded
+  mapfile -t unneeded < <(comm -12 <(sort -u "$LAB_STATE_DIR/installed-dependencies") \
+    <(apt-get -s -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false autoremove 2>/dev/null |
+      awk '$1 == "Remv" { print $2 }' | sort -u))
+  [ "${#unneeded[@]}" -gt 0 ] || return 0
+  log "purging ${unneeded[*]} (brought in with the lab's packages)"
+  apt_quiet purge "${unneeded[@]}"
 }
 
 # Purges the given packages if the lab installed them.

@@ -47,6 +47,7 @@ remove() {
   rm -f "$EXPORTS_FILE"
   exportfs -ra 2>/dev/null || true
   purge_recorded_packages nfs-kernel-server
+  purge_unneeded_dependencies
   if [ "$DELETE_DATA" = true ]; then
     rm -rf "${EXPORT_PATH:?}"
     log "deleted $EXPORT_PATH"

@@ -63,7 +63,7 @@ join() {
   log "kubeadm join as $NODE_NAME"
   # The command holds the token: keep kubeadm's output off the log, show its tail on failure.
   if ! "${join[@]}" --node-name "$NODE_NAME" "${skip_checks[@]}" >"$LAB_STATE_DIR/join.log" 2>&1; then
-    grep -v -e '--token' -e 'discovery-token' "$LAB_STATE_DIR/join.log" | tail -n 30 >&2
+    redact_tokens <"$LAB_STATE_DIR/join.log" | tail -n 30 >&2
     [ -z "$token" ] || kubeadm token delete --kubeconfig "$admin_file" "$token" >/dev/null 2>&1 || true
     node_reset
     die "kubeadm join failed (the host was reset, so the next pulumi up retries from scratch)"

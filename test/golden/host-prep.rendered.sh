@@ -24,6 +24,12 @@ require_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (the program runs it with sudo -n)"
 }
 
+# kubeadm prints bootstrap tokens in several shapes ("--token ID.SECRET", "Using token:
+# ID.SECRET", the CA hash beside them); this filter blanks every one of them.
+redact_tokens() {
+  sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<token>/g' -e 's/sha256:[0-9a-f]{64}/sha256:<omitted>/g'
+}
+
 # Runs the function named by the first argument: apply or remove.
 dispatch() {
   local action="${1:-}"
@@ -53,9 +59,9 @@ check_os() {
 }
 
 is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+  # "install ok installed", or "hold ok installed" for a held package.
+  dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
 }
-
 # apt-get without its progress output; its errors reach stderr once it has finished (so that
 # none are lost when a failure ends the script).
 apt_quiet() {
@@ -85,7 +91,7 @@ finish_interrupted_dpkg() {
 # Installs packages and records the ones that were not installed before, so that remove
 # purges only what the lab brought. Arguments are apt specs: name or name=version.
 install_packages() {
-  local spec name missing=()
+  local spec name missing=() before
   for spec in "$@"; do
     name="${spec%%=*}"
     if ! is_installed "$name" || [ "$spec" != "$name" ]; then
@@ -101,7 +107,31 @@ install_packages() {
     fi
   done
   log "installing ${missing[*]}"
+  before=$(installed_package_names)
   apt_quiet install --no-install-recommends --allow-change-held-packages "${missing[@]}"
+  # What apt brought in beside them (iptables, conntrack, ...): removal takes those too, once
+  # nothing else needs them.
+  comm -13 <(printf '%s\n' "$before") <(installed_package_names) |
+    grep -vxF -f <(printf '%s\n' "${missing[@]%%=*}") >>"$LAB_STATE_DIR/installed-dependencies" || true
+}
+
+installed_package_names() {
+  dpkg-query -W -f='${db:Status-Status} ${Package}\n' | awk '$1 == "installed" { print $2 }' | sort
+}
+
+# Purges the dependencies the lab's installs brought in that nothing needs any more: those
+# apt's autoremove would take, and only those of them the lab brought (the host's own stay).
+# A package the host's others merely recommend counts as unneeded: the lab brought it, the
+# host did without it before.
+purge_unneeded_dependencies() {
+  [ -s "$LAB_STATE_DIR/installed-dependencies" ] || return 0
+  local unneeded
+  mapfile -t unneeded < <(comm -12 <(sort -u "$LAB_STATE_DIR/installed-dependencies") \
+    <(apt-get -s -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false autoremove 2>/dev/null |
+      awk '$1 == "Remv" { print $2 }' | sort -u))
+  [ "${#unneeded[@]}" -gt 0 ] || return 0
+  log "purging ${unneeded[*]} (brought in with the lab's packages)"
+  apt_quiet purge "${unneeded[@]}"
 }
 
 # Purges the given packages if the lab installed them.
@@ -459,14 +489,27 @@ pause_image() {
     grep '/pause:' | head -n 1
 }
 
+# A host that is itself a container (LXC, systemd-nspawn) may lack CAP_SYS_RESOURCE (bit 24
+# of the bounding set): containerd must then not raise a container's OOM score above its own,
+# or every sandbox fails to start.
+lacks_sys_resource() {
+  local bounding
+  bounding=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)
+  [ $(((16#$bounding >> 24) & 1)) -eq 0 ]
+}
+
 # Writes a minimal containerd configuration: containerd fills in its defaults for the rest,
 # so nothing has to be edited with sed (containerd 2.x has no SystemdCgroup line to edit).
 render_containerd_config() {
-  local pause="$1"
+  local pause="$1" restrict=false
+  if lacks_sys_resource; then restrict=true; fi
   if [ "$(containerd_major)" -ge 2 ]; then
     cat <<EOF
 # Written by k8s-lab (containerd 2.x, configuration version 3).
 version = 3
+
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = $restrict
 
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = '$pause'
@@ -487,6 +530,7 @@ version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause"
+  restrict_oom_score_adj = $restrict
 
 [plugins."io.containerd.grpc.v1.cri".registry]
   config_path = "$CERTS_DIR"
@@ -619,6 +663,15 @@ remove() {
   rm -f "$DOCKER_SOURCES" "$DOCKER_KEYRING"
   put_back_set_aside_entries
   purge_recorded_packages nfs-common
+  # The tools it fetched the repositories' keys with, if the host did not have them.
+  purge_recorded_packages ca-certificates curl gnupg procps
+  purge_unneeded_dependencies
+  # The folders kubeadm and kubelet leave empty after a reset; one with anything in it (or a
+  # mount point) stays, as rmdir refuses both.
+  local dir
+  for dir in /etc/kubernetes/manifests /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /etc/cni; do
+    rmdir "$dir" 2>/dev/null || true
+  done
   rm -f "$MODULES_FILE" "$SYSCTL_FILE"
   sysctl -q --system >/dev/null 2>&1 || true
   restore_swap

@@ -13,23 +13,14 @@ import * as path from "path";
 import { PulumiRunner } from "../../cli/pulumi";
 import { backupLab, restoreLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
 import { asRoot } from "../../components/render";
-import { kubeadmConfig } from "../../components/kubeadm";
-import { clusterIdentity } from "../../components/lifecycle";
-import { certificatesScript, controlPlaneScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
+import { certificatesScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
-import { elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
+import { controlPlaneStep, elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
 /** Each host's preparation, as the program renders it: the same but for its node address. */
 const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
-const init = controlPlaneScript({
-    kubeadmConfig: kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }),
-    identity: clusterIdentity({ clusterName: "k8s-lab", controlPlane: config.controlPlane, kubernetes: config.kubernetes }),
-    nodeName: "cp1",
-    kubernetes: config.kubernetes,
-    singleNode: false,
-    user: "lab",
-});
+const init = controlPlaneStep(config);
 const { cp1, worker1, worker2, solo } = hosts;
 const figures: Record<string, number> = {};
 
@@ -250,7 +241,8 @@ describe("real hosts", function () {
             assert.match(tables, /^table inet hostfw$/m, "the host's own nftables table stays");
             assert.match(await root(h, "nft list chain inet hostfw input"), /tcp dport 22 accept/);
             for (const p of ["kubelet", "kubeadm", "kubectl", "containerd", "nfs-common"]) {
-                assert.ok(await holds(h, `! dpkg-query -W -f='\${Status}' ${p} 2>/dev/null | grep -q 'install ok installed'`), `${p} is purged`);
+                // db:Status-Status: a held package reads "hold ok installed" in ${Status}.
+                assert.ok(await holds(h, `! dpkg-query -W -f='\${db:Status-Status}' ${p} 2>/dev/null | grep -qx installed`), `${p} is purged`);
             }
             assert.ok(await holds(h, "dpkg-query -W -f='${Status}' iptables | grep -q 'install ok installed'"), "a package the host had before stays");
             assert.ok(await holds(h, "grep -q '^/swapfile none swap sw 0 0$' /etc/fstab"), "the swap entry is back");
@@ -288,7 +280,7 @@ describe("real hosts", function () {
             await root(worker2, "echo claim-data > /srv/nfs/k8s-lab/kept");
             ok(await step(worker2, keep, "remove"), "nfs remove");
             assert.ok(await holds(worker2, "! test -e /etc/exports.d/k8s-lab.exports"), "the export is gone");
-            assert.ok(await holds(worker2, "! dpkg-query -W -f='${Status}' nfs-kernel-server 2>/dev/null | grep -q 'install ok installed'"), "nfs-kernel-server is purged");
+            assert.ok(await holds(worker2, "! dpkg-query -W -f='${db:Status-Status}' nfs-kernel-server 2>/dev/null | grep -qx installed"), "nfs-kernel-server is purged");
             assert.strictEqual(await root(worker2, "cat /srv/nfs/k8s-lab/kept"), "claim-data\n", "the data is kept");
             const purge = nfsServerScript("/srv/nfs/k8s-lab", clients, true);
             ok(await step(worker2, purge, "remove"), "nfs remove, deleting data");
