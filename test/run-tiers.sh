@@ -30,7 +30,7 @@ check() {
 echo "== tier 1: type check, lint, shellcheck"
 check "tsc --noEmit" npx --no-install tsc --noEmit -p .
 check "eslint" npx --no-install eslint --max-warnings 0 .
-for script in scripts/*.sh test/*.sh test/hosts/*.sh test/engine/*.sh test/hosts/standins/kube* test/hosts/standins/crictl test/hosts/standins/etcd* .ci/run; do
+for script in scripts/*.sh test/*.sh test/hosts/*.sh test/engine/*.sh test/kube/*.sh test/lib/*.sh test/hosts/standins/kube* test/hosts/standins/crictl test/hosts/standins/etcd* .ci/run; do
   [ -f "$script" ] && check "shellcheck $script" shellcheck -x "$script"
 done
 

@@ -39,63 +39,11 @@ k8s_version=4.25.0
 node_version=22.23.3 # `npm view node@22 version`, newest on 2026-11-23
 clipboard_replace='github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e'
 
-# Go: no toolchain downloads, no cgo, no checksum-database lookups for the modules it does not
-# know (it answers 404 for these), two cores.
-export GOTOOLCHAIN=local CGO_ENABLED=0
+# No checksum-database lookups for the modules it does not know (it answers 404 for these).
 export GONOSUMDB=github.com/pulumi/pulumi-kubernetes,github.com/pulumi/pulumi-dotnet
-for tool in go npm flock sha256sum; do
-  command -v "$tool" >/dev/null || { echo "build.sh: needs $tool on PATH" >&2; exit 1; }
-done
-go_version=$(go env GOVERSION)
-
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-# One build at a time per cache: a second run waits for the first, then finds it all cached.
-exec 9>"$cache/.lock"
-flock 9
-
-total_start=$SECONDS
-
-# piece LABEL DIR RECIPE FUNCTION: runs FUNCTION in DIR (made afresh) with its output in
-# DIR/build.log, unless DIR/.complete already holds RECIPE.
-piece() {
-  local label=$1 dir=$2 recipe=$3 fn=$4 log rc start
-  if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$recipe" ]; then
-    echo "$label: cached"
-    return 0
-  fi
-  if [ -e "$dir" ]; then
-    chmod -R u+w "$dir" # module copies are read-only
-    rm -rf "$dir"
-  fi
-  mkdir -p "$dir"
-  log=$dir/build.log
-  start=$SECONDS
-  set +e
-  (
-    set -e
-    cd "$dir"
-    "$fn" "$dir"
-  ) >"$log" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -ne 0 ]; then
-    echo "$label: FAILED (exit $rc) after $((SECONDS - start))s; log: $log" >&2
-    tail -n 20 "$log" | sed 's/^/    /' >&2
-    exit 1
-  fi
-  printf '%s\n' "$recipe" >"$dir/.complete"
-  echo "$label: built ($((SECONDS - start))s)"
-}
-
-# wrapper_module DIR MODULE-PATH IMPORT: a module whose tools.go imports the main package IMPORT,
-# so `go mod tidy` records exactly what it needs.
-wrapper_module() {
-  local dir=$1 path=$2 import=$3
-  mkdir -p "$dir"
-  printf 'module %s\n\ngo 1.24\n' "$path" >"$dir/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$import" >"$dir/tools.go"
-}
+# shellcheck source=test/lib/build.sh
+. "$repo/test/lib/build.sh"
+build_start npm
 
 # --- (1) the CLI ------------------------------------------------------------------------------
 build_cli() {

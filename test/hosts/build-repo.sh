@@ -7,6 +7,8 @@
 #
 #   build-repo.sh OUT_DIR VERSION...   e.g. build-repo.sh /tmp/repo/core/v1.35/deb 1.35.8 1.35.9
 #   (several versions of one minor make a repository an upgrade can move through)
+#   build-repo.sh OUT_DIR --debs DIR...
+#   publishes the packages already built in each DIR instead (real Kubernetes, test/kube/build.sh)
 set -euo pipefail
 
 out="$1"
@@ -81,7 +83,12 @@ build_version() {
 }
 
 mkdir -p "$out"
-for version in "$@"; do build_version "$version"; done
+if [ "${1:-}" = --debs ]; then
+  shift
+  for dir in "$@"; do cp "$dir"/*.deb "$out/"; done
+else
+  for version in "$@"; do build_version "$version"; done
+fi
 
 export GNUPGHOME="$work/gnupg"
 mkdir -m 0700 "$GNUPGHOME"

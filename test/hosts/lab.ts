@@ -5,7 +5,10 @@
  */
 import { spawn } from "child_process";
 import { LabConfig, RawConfig, validateConfig } from "../../components/config";
+import { kubeadmConfig } from "../../components/kubeadm";
+import { clusterIdentity } from "../../components/lifecycle";
 import { runCommand, shellQuote } from "../../components/render";
+import { controlPlaneScript } from "../../components/scripts";
 import { kubernetesReleases } from "../../components/versions";
 
 export const keyFile = "/var/lib/k8s-lab-test/id_ed25519";
@@ -49,6 +52,18 @@ export function testRawConfig(): RawConfig {
 
 export function testConfig(): LabConfig {
     return validateConfig(testRawConfig());
+}
+
+/** The control plane's step of a lab with workers, as the program renders it (cluster "k8s-lab", node "cp1"). */
+export function controlPlaneStep(config: LabConfig): string {
+    return controlPlaneScript({
+        kubeadmConfig: kubeadmConfig({ controlPlane: config.controlPlane, kubernetes: config.kubernetes, singleNode: false, clusterName: "k8s-lab" }),
+        identity: clusterIdentity({ clusterName: "k8s-lab", controlPlane: config.controlPlane, kubernetes: config.kubernetes }),
+        nodeName: "cp1",
+        kubernetes: config.kubernetes,
+        singleNode: false,
+        user: "lab",
+    });
 }
 
 /** Runs a command over SSH as `lab`, with `input` on stdin; `connectTimeout` in seconds bounds the dial. */

@@ -4,6 +4,8 @@
 #
 #   machines.sh check          can this machine run them? (prints the reason if not)
 #   machines.sh up NAME...     boots fresh copies of the cached base, one per name
+#   machines.sh up --kubernetes NAME...
+#                              the same, able to run real Kubernetes (see boot_machine)
 #   machines.sh down           stops every machine and removes bridge, NAT and copies
 #   machines.sh kill NAME      makes one machine vanish at once, as a deleted VM does
 #
@@ -105,13 +107,75 @@ EOF
   chmod 0440 "$dir/etc/sudoers.d/lab"
 }
 
+# The values kubelet sets on kernel settings that are not per container; it writes only when
+# the value differs, and files bound read-only over the entries say it does not.
+readonly KUBELET_SYSCTLS="vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1"
+
+# Boots a machine. With "kubernetes" it can run real Kubernetes (facts and how each was found:
+# /work/shared/reference/real-cluster.md): every capability and /dev/kmsg (kubelet reads it),
+# the keyring calls runc makes, its own cgroup in every hierarchy, and a PID 1 of its own
+# that, before it starts systemd, makes the cgroup v1 controllers writable (nspawn mounts them
+# read-only) and answers kubelet's kernel settings with files, so that this machine's kernel
+# is never written (/proc/sys stays read-only).
 boot_machine() {
-  local name="$1" dir="$WORK/machines/$1"
+  local name="$1" kind="${2:-}" dir="$WORK/machines/$1" extra=(--boot) command=() entry
   mkdir -p /run/systemd/nspawn "$WORK/logs"
-  setsid systemd-nspawn --boot --register=no --keep-unit -D "$dir" -M "$name" \
-    --network-bridge="$BRIDGE" --resolv-conf=off --console=passive \
-    >"$WORK/logs/$name.log" 2>&1 </dev/null &
+  if [ "$kind" = kubernetes ]; then
+    extra=(--capability=all --system-call-filter=@keyring --bind=/dev/kmsg --kill-signal=SIGRTMIN+3)
+    command=(/usr/local/sbin/k8s-lab-test-init)
+    for entry in $KUBELET_SYSCTLS; do
+      mkdir -p "$dir/etc/k8s-lab-test/sysctl/${entry%/*}"
+      printf '%s\n' "${entry#*=}" >"$dir/etc/k8s-lab-test/sysctl/${entry%=*}"
+    done
+    install -m 0755 /dev/stdin "$dir/usr/local/sbin/k8s-lab-test-init" <<INIT
+#!/bin/sh
+# PID 1 of a test host that runs real Kubernetes (test/hosts/machines.sh).
+for controller in /sys/fs/cgroup/*/; do
+  mount -o remount,bind,rw "\$controller" 2>/dev/null || true
+done
+for entry in $KUBELET_SYSCTLS; do
+  setting=\${entry%=*}
+  mount --bind "/etc/k8s-lab-test/sysctl/\$setting" "/proc/sys/\$setting"
+  mount -o remount,bind,ro "/proc/sys/\$setting"
+done
+exec /lib/systemd/systemd
+INIT
+  fi
+  (
+    [ "$kind" != kubernetes ] || own_cgroups "$name" "$BASHPID"
+    exec setsid systemd-nspawn --register=no --keep-unit -D "$dir" -M "$name" \
+      --network-bridge="$BRIDGE" --resolv-conf=off --console=passive "${extra[@]}" "${command[@]}"
+  ) >"$WORK/logs/$name.log" 2>&1 </dev/null &
   echo "$!" >"$WORK/machines/$name.pid"
+}
+
+# Moves PID into a cgroup of the machine's own in each hierarchy, below the one this script
+# runs in, so that two machines' kubelets never share kubepods.slice.
+own_cgroups() {
+  local name="$1" pid="$2" hierarchy current path
+  for hierarchy in /sys/fs/cgroup/*/; do
+    hierarchy=${hierarchy%/}
+    [ -f "$hierarchy/cgroup.procs" ] || continue
+    current=$(awk -F: -v h="${hierarchy##*/}" '$2 == h || $2 == "name=" h || ($2 == "" && h == "unified") {print $3}' /proc/self/cgroup)
+    path="$hierarchy${current%/}/k8s-lab-test-$name"
+    mkdir -p "$path"
+    if [ -f "$path/cpuset.cpus" ]; then
+      cat "${path%/*}/cpuset.cpus" >"$path/cpuset.cpus"
+      cat "${path%/*}/cpuset.mems" >"$path/cpuset.mems"
+    fi
+    printf '%s\n' "$pid" >"$path/cgroup.procs"
+    printf '%s\n' "$path" >>"$WORK/cgroups"
+  done
+}
+
+# Removes the machines' cgroups, deepest first (kubelet and systemd make their own inside).
+remove_cgroups() {
+  [ -f "$WORK/cgroups" ] || return 0
+  local path
+  while read -r path; do
+    [ -d "$path" ] && find "$path" -depth -type d -exec rmdir {} + 2>/dev/null
+  done <"$WORK/cgroups"
+  rm -f "$WORK/cgroups"
 }
 
 wait_for_ssh() {
@@ -131,10 +195,11 @@ up() {
   make_base
   network_up
   [ -f "$WORK/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C k8s-lab-test -f "$WORK/id_ed25519"
-  local n=11 name addresses=()
+  local n=11 name addresses=() kind=""
+  if [ "${1:-}" = --kubernetes ]; then kind=kubernetes; shift; fi
   for name in "$@"; do
     prepare_machine "$name" "$SUBNET.$n"
-    boot_machine "$name"
+    boot_machine "$name" "$kind"
     addresses+=("$SUBNET.$n")
     n=$((n + 1))
   done
@@ -174,6 +239,7 @@ down() {
     rm -f "$pidfile"
   done
   kill_rooted_in "$WORK/machines"
+  remove_cgroups
   # A machine whose nspawn was killed outright leaves its veth behind, and the next boot of
   # that name then fails ("File exists").
   local dir

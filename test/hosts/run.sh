@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Tier 3: boots the real test hosts, runs test/hosts/*.spec.ts on them, and tears everything
+# Tier 3: boots the real test hosts, runs test/hosts/*.spec.ts on them with stand-in Kubernetes
+# packages, then boots two again able to run real Kubernetes, built from Go modules (or taken
+# from the cache, test/kube/build.sh), and runs test/kube/*.spec.ts on them; tears everything
 # down, also on failure or interruption. Ends with "hosts: N passed, N failed".
 # Where the hosts cannot run (not root, no systemd-nspawn) it says so and passes nothing; in CI
 # (CI=true) that is a failure, because there they must run. K8S_LAB_HOST_TESTS=skip skips them
@@ -20,5 +22,27 @@ if ! testbed_up cp1 worker1 worker2 solo; then
   exit 1
 fi
 testbed_mocha test/hosts/.mocharc.json
-echo "hosts: $testbed_passed passed, $testbed_failed failed"
-[ "$testbed_failed" -eq 0 ]
+passed=$testbed_passed failed=$testbed_failed
+testbed_down
+
+# Real Kubernetes needs Go to build it (its gate is machines.sh's, checked above).
+command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
+version=$(node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./test/kube/real").realVersion)')
+started=$SECONDS
+if ! command -v go >/dev/null; then
+  echo "hosts: real Kubernetes cannot be built here: Go is not installed"
+  failed=$((failed + 1))
+elif ! test/kube/build.sh "$version"; then
+  echo "hosts: real Kubernetes $version did not build; see the lines above"
+  failed=$((failed + 1))
+else
+  echo "hosts: real Kubernetes $version built or found in the cache in $((SECONDS - started)) s"
+  if testbed_up --kubernetes "$version" cp1 worker1; then
+    testbed_mocha test/kube/.mocharc.json
+    passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+echo "hosts: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -11,11 +11,18 @@ testbed_versions() {
   echo "${latest%.*}.$((${latest##*.} - 1)) $latest"
 }
 
-# Boots fresh machines with the given names and serves the repository; testbed_down undoes both,
-# when the calling script ends however it ends. One run at a time: the machines' names, the
-# bridge and the NAT are shared, so a second run would tear down the first's; it waits instead
-# (the lock is held by the calling script, and by the machines it boots, until they are down).
+# Boots fresh machines with the given names and serves the stand-in repository; testbed_down
+# undoes both, when the calling script ends however it ends. One run at a time: the machines'
+# names, the bridge and the NAT are shared, so a second run would tear down the first's; it
+# waits instead (the lock is held by the calling script, and by the machines it boots, until
+# they are down).
+#   testbed_up NAME...                          stand-in kubelet, kubeadm and kubectl
+#   testbed_up --kubernetes VERSION NAME...     real Kubernetes VERSION (test/kube/build.sh):
+#       its packages in the repository, its images in a registry on the bridge
+#       (http://10.213.0.1:5000, a mirror of registry.k8s.io), machines able to run it
 testbed_up() {
+  local real="" machines=()
+  if [ "${1:-}" = --kubernetes ]; then real=$2; shift 2; machines=(--kubernetes); fi
   exec 9>/run/k8s-lab-testbed.lock
   if ! flock -n 9; then
     echo "[testbed] another run is using the test hosts; waiting for it to end (up to 2 hours)"
@@ -24,17 +31,42 @@ testbed_up() {
   trap testbed_down EXIT
   trap 'exit 130' INT TERM
   testbed_repo=$(mktemp -d)
-  # shellcheck disable=SC2046
-  test/hosts/build-repo.sh "$testbed_repo/core/v1.35/deb" $(testbed_versions) >/dev/null || return 1
-  test/hosts/machines.sh up "$@" || return 1
+  if [ -n "$real" ]; then
+    local release
+    release="${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}/release-v$real"
+    test/hosts/build-repo.sh "$testbed_repo/core/v${real%.*}/deb" --debs "$release/debs" >/dev/null || return 1
+  else
+    # shellcheck disable=SC2046
+    test/hosts/build-repo.sh "$testbed_repo/core/v1.35/deb" $(testbed_versions) >/dev/null || return 1
+  fi
+  test/hosts/machines.sh up "${machines[@]}" "$@" || return 1
   python3 -m http.server 8080 --bind 10.213.0.1 --directory "$testbed_repo" >/dev/null 2>&1 &
   testbed_server=$!
+  [ -z "$real" ] || testbed_registry "$release"
+}
+
+# Serves a release's images on the bridge (which machines.sh makes) and waits until it holds them.
+testbed_registry() {
+  "${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}/bin/imagetool" serve -addr 10.213.0.1:5000 "$1"/images/*.tar \
+    >"$testbed_repo/registry.log" 2>&1 &
+  testbed_registry_pid=$!
+  for _ in $(seq 1 60); do
+    if grep -q '^imagetool: serving' "$testbed_repo/registry.log" 2>/dev/null; then return 0; fi
+    kill -0 "$testbed_registry_pid" 2>/dev/null || break
+    sleep 1
+  done
+  echo "[testbed] the image registry did not start:"
+  cat "$testbed_repo/registry.log"
+  return 1
 }
 
 testbed_down() {
   [ -z "${testbed_server:-}" ] || kill "$testbed_server" 2>/dev/null || true
+  [ -z "${testbed_registry_pid:-}" ] || kill "$testbed_registry_pid" 2>/dev/null || true
+  testbed_server="" testbed_registry_pid=""
   test/hosts/machines.sh down
   [ -z "${testbed_repo:-}" ] || rm -rf "$testbed_repo"
+  testbed_repo=""
 }
 
 # "P F": the passing and failing counts of a mocha log (a log without them counts one failure).

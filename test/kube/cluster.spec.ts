@@ -1,0 +1,203 @@
+/**
+ * Tier 3, real Kubernetes: the program's rendered scripts bring up a real cluster on two test
+ * hosts and take it apart again. Started by test/hosts/run.sh after the stand-in specs, with
+ * cp1 and worker1 booted able to run Kubernetes (machines.sh up --kubernetes), the packages
+ * test/kube/build.sh made from Go modules in the apt repository, and its images in a registry
+ * on the bridge that the lab's own `mirrors.registries` points at (registry.k8s.io is out of
+ * reach, so every image pulled proves the mirror path). The steps build on each other: mocha
+ * bails on the first failure.
+ */
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PulumiRunner } from "../../cli/pulumi";
+import { backupLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
+import { LabConfig, validateConfig } from "../../components/config";
+import { asRoot } from "../../components/render";
+import { certificatesScript, hostPrepScript, workerScript } from "../../components/scripts";
+import { joinTokenTtl } from "../../components/workerNode";
+import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, step, TestHost } from "../hosts/lab";
+import { bridgeNetwork, realRawConfig, realVersion } from "./real";
+
+const config: LabConfig = validateConfig(realRawConfig());
+const { cp1, worker1 } = hosts;
+const nodes = [cp1, worker1];
+const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
+const init = controlPlaneStep(config);
+const cache = process.env.K8S_LAB_KUBE_CACHE ?? "/var/cache/k8s-lab-kube";
+const figures: Record<string, number> = {};
+
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+    assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}
+
+const kubectl = (args: string) => root(cp1, `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`);
+
+async function adminKubeconfig(): Promise<string> {
+    const r = await ssh(cp1, asRoot("lab", "cat /etc/kubernetes/admin.conf"));
+    ok(r, "read kubeconfig");
+    return r.stdout;
+}
+
+async function workerStep(host: TestHost, action: "apply" | "remove"): Promise<void> {
+    const script = workerScript({ nodeName: host.name, kubernetes: config.kubernetes, joinTokenTtl, adminKubeconfig: await adminKubeconfig() });
+    ok(await step(host, script, action), `worker ${action} on ${host.name}`);
+}
+
+/** Polls `check` every second until it holds, up to `seconds`; returns how long it took. */
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < seconds * 1000) {
+        if (await check().catch(() => false)) return (Date.now() - started) / 1000;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`${what}: not within ${seconds} s`);
+}
+
+const readyNodes = async () => (await kubectl(`get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}'`)).trim();
+
+describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
+    this.bail(true);
+    const baseline = new Map<string, string>();
+
+    before(async () => {
+        // dig, for the DNS test, is part of the host as it was before the lab.
+        await Promise.all(nodes.map((h) => root(h, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsutils >/dev/null 2>&1")));
+        for (const h of nodes) baseline.set(h.name, await fingerprint(h, false));
+    });
+
+    after(() => {
+        const line = Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
+        console.log(`      figures: ${line}`);
+    });
+
+    it("prepares both hosts from the packages built from Go modules", async () => {
+        const started = Date.now();
+        const results = await Promise.all(nodes.map((h) => step(h, prep(h), "apply")));
+        results.forEach((r, i) => ok(r, `prep ${nodes[i].name}`));
+        figures["host preparation (2 hosts)"] = (Date.now() - started) / 1000;
+        for (const h of nodes) {
+            assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${realVersion}`);
+            assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${realVersion}`);
+            const dump = await root(h, "containerd config dump");
+            assert.match(dump, /sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"/, "the pause image the real kubeadm names");
+            assert.match(dump, /restrict_oom_score_adj = true/, "a host without CAP_SYS_RESOURCE keeps containers' OOM scores at its own");
+            assert.match(await root(h, "cat /etc/containerd/certs.d/registry.k8s.io/hosts.toml"), /\[host\."http:\/\/10\.213\.0\.1:5000"\]/);
+        }
+    });
+
+    it("initialises a real control plane, every image pulled through the lab's registry mirror", async () => {
+        const started = Date.now();
+        ok(await step(cp1, init, "apply"), "init");
+        figures["kubeadm init step"] = (Date.now() - started) / 1000;
+        assert.strictEqual((await kubectl("get --raw=/readyz")).trim(), "ok");
+        assert.match(await kubectl("version -o json"), new RegExp(`"gitVersion": "v${realVersion.replace(/\./g, "\\.")}"`), "the API server is the version built");
+        const images = await root(cp1, "crictl images -o json");
+        for (const name of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "pause"]) {
+            assert.match(images, new RegExp(`registry\\.k8s\\.io/${name}:`), `${name} was pulled`);
+        }
+        const initLog = await root(cp1, "stat -c %a /var/lib/k8s-lab/kubeadm/init.log && cat /var/lib/k8s-lab/kubeadm/init.log");
+        assert.match(initLog, /^600\n/);
+        assert.ok(!/[a-z0-9]{6}\.[a-z0-9]{16}/.test(initLog), "no token in init.log");
+        assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "init's token is deleted");
+        assert.strictEqual((await root(cp1, "cat /proc/sys/vm/overcommit_memory /proc/sys/kernel/panic")).trim(), "1\n10", "kubelet found its kernel settings as it wants them");
+    });
+
+    it("joins the worker with a token made for the join and deleted after it", async () => {
+        const started = Date.now();
+        await workerStep(worker1, "apply");
+        figures["join step"] = (Date.now() - started) / 1000;
+        assert.match(await kubectl("get nodes -o name"), /node\/worker1/);
+        assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "no token outlives the join");
+        assert.ok(await holds(worker1, "! ls /run/k8s-lab-admin.* 2>/dev/null"), "no admin kubeconfig is left on the worker");
+    });
+
+    it("makes both nodes Ready once the pod network is there (the bridge plugin in Calico's place)", async () => {
+        const started = Date.now();
+        await until("both nodes have a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === 2);
+        await bridgeNetwork(nodes, kubectl);
+        figures["nodes Ready after the network"] = await until("both nodes Ready", 180, async () => (await readyNodes()) === "cp1=True worker1=True");
+        figures["init to nodes Ready"] = (Date.now() - started) / 1000 + figures["kubeadm init step"] + figures["join step"];
+        await until("CoreDNS and kube-proxy running", 180, async () => {
+            const pods = await kubectl("get pods -n kube-system -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase} {end}'");
+            const phases = pods.trim().split(/\s+/).map((p) => p.split("="));
+            return phases.filter(([n]) => /^(coredns|kube-proxy)-/.test(n)).length === 4 && phases.every(([, phase]) => phase === "Running");
+        });
+        await kubectl("wait --for=condition=Ready pod -l k8s-app=kube-dns -n kube-system --timeout=180s");
+    });
+
+    it("answers cluster DNS from either host, through kube-proxy to CoreDNS on the other node", async () => {
+        const dns = (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
+        for (const h of nodes) {
+            // kube-proxy programs a Service's rules a moment after its endpoints are Ready.
+            figures[`DNS answers on ${h.name}`] = await until(`${h.name} resolves the API server's Service`, 60, async () =>
+                (await root(h, `dig +short +time=2 +tries=1 @${dns} kubernetes.default.svc.cluster.local`)).trim() === "10.96.0.1",
+            );
+        }
+    });
+
+    it("reads when the real certificates expire", async () => {
+        const r = await step(cp1, certificatesScript({ renewBefore: "", kubernetes: config.kubernetes, user: "lab", staticPodPause: 1 }), "apply");
+        ok(r, "certificates");
+        const expires = /^certificates-expire: (\S+)$/m.exec(r.stdout)?.[1] ?? "";
+        const days = (Date.parse(expires) - Date.now()) / 86_400_000;
+        assert.ok(days > 364 && days <= 365, `a year from init: ${expires}`);
+    });
+
+    it("saves a real etcd snapshot with the etcd container's own etcdctl (npm run lab -- backup)", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-real-snapshot-"));
+        try {
+            const pulumi: PulumiRunner = (args) => {
+                if (args[0] === "stack" && args[1] === "output") return { code: 0, stdout: JSON.stringify({ kubernetesVersion: realVersion }), stderr: "" };
+                if (args[0] === "config") {
+                    const entries = Object.entries(realRawConfig()).map(([k, v]) => [`k8s-lab:${k}`, { value: JSON.stringify(v), secret: k === "ssh" }]);
+                    return { code: 0, stdout: JSON.stringify(Object.fromEntries(entries)), stderr: "" };
+                }
+                throw new Error(`unexpected pulumi ${args.join(" ")}`);
+            };
+            const deps: SnapshotDeps = { pulumi, root: out, env: { INIT_CWD: out }, readFile: (p) => fs.readFileSync(p, "utf8"), print: () => undefined, now: () => new Date(), ssh: spawnSsh };
+            const started = Date.now();
+            const file = await backupLab("lab-real", "real", out, deps);
+            figures["etcd snapshot save"] = (Date.now() - started) / 1000;
+            const etcdutl = fs.readdirSync(cache).filter((d) => d.startsWith("etcd-v")).map((d) => path.join(cache, d, "bin", "etcdutl")).find((p) => fs.existsSync(p));
+            assert.ok(etcdutl, "etcdutl built beside the images");
+            const status = spawnSync(etcdutl, ["snapshot", "status", file, "-w", "json"], { encoding: "utf8" });
+            assert.strictEqual(status.status, 0, status.stderr);
+            assert.ok(JSON.parse(status.stdout).totalKey > 100, `a real etcd's keys: ${status.stdout}`);
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
+
+    it("removes the worker: drained and deleted before its host is reset", async () => {
+        await workerStep(worker1, "remove");
+        assert.doesNotMatch(await kubectl("get nodes -o name"), /worker1/, "the node is gone from the cluster");
+        assert.strictEqual(await root(worker1, "crictl ps -a -q 2>/dev/null || true"), "", "no container is left");
+        assert.ok(await holds(worker1, "! grep -q ' /var/lib/kubelet' /proc/mounts"), "no kubelet mount is left");
+    });
+
+    it("resets the control plane and initialises it again on the same host", async () => {
+        ok(await step(cp1, init, "remove"), "control plane remove");
+        assert.ok(await holds(cp1, "! test -e /etc/kubernetes/admin.conf && ! test -e /var/lib/etcd/member"), "reset");
+        const started = Date.now();
+        ok(await step(cp1, init, "apply"), "init again");
+        figures["re-init"] = (Date.now() - started) / 1000;
+        assert.strictEqual((await kubectl("get --raw=/readyz")).trim(), "ok");
+        ok(await step(cp1, init, "remove"), "control plane remove");
+    });
+
+    it("leaves both hosts as they were before the lab once un-prepared", async () => {
+        const results = await Promise.all(nodes.map((h) => step(h, prep(h), "remove")));
+        results.forEach((r, i) => ok(r, `prep remove ${nodes[i].name}`));
+        for (const h of nodes) {
+            assert.strictEqual(await fingerprint(h, false), baseline.get(h.name), `${h.name}: the files, packages and units host preparation touches`);
+            assert.ok(await holds(h, "! pgrep -x kubelet && ! pgrep -x containerd"), `${h.name}: no kubelet or containerd runs`);
+            for (const p of ["/etc/kubernetes", "/var/lib/kubelet", "/var/lib/etcd", "/etc/cni", "/opt/cni", "/var/lib/containerd", "/var/lib/k8s-lab"]) {
+                assert.ok(await holds(h, `! test -e ${p}`), `${h.name}: ${p} is gone`);
+            }
+            assert.strictEqual((await ssh(h, "echo still here")).stdout, "still here\n", "SSH still works");
+        }
+    });
+});

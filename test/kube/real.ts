@@ -1,0 +1,75 @@
+/**
+ * Helpers for real Kubernetes on the test hosts (test/kube/cluster.spec.ts): the version built
+ * from Go modules, the lab configuration a user of such hosts writes, and the pod network the
+ * harness lays in Calico's place.
+ */
+import { RawConfig } from "../../components/config";
+import { hosts, keyFile, repoUrl, root, TestHost } from "../hosts/lab";
+
+/**
+ * The Kubernetes release the tier builds and runs: the newest 1.35 patch the Go module proxy
+ * serves (the lab's default, 1.35.9, is not served). test/hosts/run.sh reads it from here.
+ */
+export const realVersion = "1.35.8";
+
+/** The registry on the bridge that serves the images test/kube/build.sh made (testbed.sh). */
+export const registryMirror = "http://10.213.0.1:5000";
+
+/**
+ * A control plane and a worker, as a user of hosts like these (containers on a cgroup v1
+ * kernel, where the kernel's conntrack table size cannot be set) configures the lab.
+ */
+export function realRawConfig(): RawConfig {
+    return {
+        hosts: [
+            { name: "cp1", address: hosts.cp1.address, roles: ["control-plane"] },
+            { name: "worker1", address: hosts.worker1.address, roles: ["worker"] },
+        ],
+        ssh: { user: "lab", privateKeyPath: keyFile },
+        kubernetes: {
+            version: realVersion,
+            containerd: "distro",
+            // kubelet 1.35 refuses cgroup v1 unless told, and kubeadm's check of it is fatal.
+            kubeletConfiguration: {
+                failCgroupV1: false,
+                // The test hosts share this machine's disk: kind's thresholds, not kubelet's 10-15 %.
+                evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%" },
+            },
+            kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } },
+            ignorePreflightErrors: ["SystemVerification"],
+        },
+        mirrors: { kubernetesApt: repoUrl, registries: { "registry.k8s.io": [registryMirror] } },
+    };
+}
+
+/**
+ * The pod network in Calico's place (its images cannot be built here): the bridge plugin on
+ * each node with host-local addresses from the node's podCIDR, and a route on every node to
+ * each other node's podCIDR over the test network. Written only once the node has its podCIDR:
+ * a configuration written before would give every sandbox a wrong range.
+ */
+export async function bridgeNetwork(nodes: TestHost[], kubectl: (args: string) => Promise<string>): Promise<void> {
+    const cidrs = new Map<string, string>();
+    for (const node of nodes) {
+        const cidr = (await kubectl(`get node ${node.name} -o jsonpath={.spec.podCIDR}`)).trim();
+        if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new Error(`${node.name} has no podCIDR yet (${JSON.stringify(cidr)})`);
+        cidrs.set(node.name, cidr);
+    }
+    await Promise.all(
+        nodes.map((node) => {
+            const conflist = JSON.stringify({
+                cniVersion: "1.0.0",
+                name: "k8s-lab-test-bridge",
+                plugins: [
+                    { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, ipam: { type: "host-local", ranges: [[{ subnet: cidrs.get(node.name) }]], routes: [{ dst: "0.0.0.0/0" }] } },
+                    { type: "portmap", capabilities: { portMappings: true } },
+                ],
+            });
+            const routes = nodes
+                .filter((other) => other !== node)
+                .map((other) => `ip route replace ${cidrs.get(other.name)} via ${other.address}`)
+                .join(" && ");
+            return root(node, `mkdir -p /etc/cni/net.d && printf '%s\\n' '${conflist}' >/etc/cni/net.d/10-k8s-lab-test-bridge.conflist${routes ? ` && ${routes}` : ""}`);
+        }),
+    );
+}
