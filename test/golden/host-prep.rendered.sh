@@ -501,16 +501,17 @@ lacks_sys_resource() {
 # Writes a minimal containerd configuration: containerd fills in its defaults for the rest,
 # so nothing has to be edited with sed (containerd 2.x has no SystemdCgroup line to edit).
 render_containerd_config() {
-  local pause="$1" restrict=false
-  if lacks_sys_resource; then restrict=true; fi
+  # Only where it is needed, so that other hosts' configuration (and containerd) stay as they were.
+  local pause="$1" restrict=""
+  if lacks_sys_resource; then restrict="restrict_oom_score_adj = true"; fi
   if [ "$(containerd_major)" -ge 2 ]; then
     cat <<EOF
 # Written by k8s-lab (containerd 2.x, configuration version 3).
 version = 3
-
+${restrict:+
 [plugins.'io.containerd.cri.v1.runtime']
-  restrict_oom_score_adj = $restrict
-
+  $restrict
+}
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = '$pause'
 
@@ -529,8 +530,8 @@ EOF
 version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$pause"
-  restrict_oom_score_adj = $restrict
+  sandbox_image = "$pause"${restrict:+
+  $restrict}
 
 [plugins."io.containerd.grpc.v1.cri".registry]
   config_path = "$CERTS_DIR"

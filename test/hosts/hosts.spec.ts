@@ -327,13 +327,16 @@ describe("real hosts", function () {
         it("prepares it without apt's Signed-By conflict, and remove puts the host's entry back as it was", async () => {
             await root(
                 worker2,
-                `mkdir -p /etc/apt/keyrings && curl -fsSL ${repoUrl.replace("{minor}", "1.35")}Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg && printf '%s' '${entry}' >/etc/apt/sources.list.d/kubernetes.list`,
+                // The guide installs curl and gpg first; the lab's removal keeps them, not having brought them.
+                `DEBIAN_FRONTEND=noninteractive apt-get install -y -q curl gpg >/dev/null 2>&1 && ` +
+                    `mkdir -p /etc/apt/keyrings && curl -fsSL ${repoUrl.replace("{minor}", "1.35")}Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg && printf '%s' '${entry}' >/etc/apt/sources.list.d/kubernetes.list`,
             );
             ok(await step(worker2, prep(worker2), "apply"), "prep with the host's own entry");
             assert.ok(await holds(worker2, "! test -e /etc/apt/sources.list.d/kubernetes.list"), "set aside while the lab's entry is there");
             ok(await step(worker2, prep(worker2), "remove"), "prep remove");
             assert.strictEqual(await root(worker2, "cat /etc/apt/sources.list.d/kubernetes.list"), entry, "the host's entry is back, unchanged");
             assert.ok(await holds(worker2, "apt-get update -q >/dev/null 2>&1"), "apt works with it");
+            assert.ok(await holds(worker2, "command -v curl && command -v gpg"), "the host's own curl and gpg stay");
         });
     });
 

@@ -37,7 +37,7 @@ elif ! test/kube/build.sh "$version"; then
   failed=$((failed + 1))
 else
   echo "hosts: real Kubernetes $version built or found in the cache in $((SECONDS - started)) s"
-  if testbed_up --kubernetes "$version" cp1 worker1; then
+  if testbed_up --kubernetes "$version" cp1 worker1 worker2; then
     testbed_mocha test/kube/.mocharc.json
     passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
   else

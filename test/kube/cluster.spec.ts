@@ -1,7 +1,7 @@
 /**
  * Tier 3, real Kubernetes: the program's rendered scripts bring up a real cluster on two test
  * hosts and take it apart again. Started by test/hosts/run.sh after the stand-in specs, with
- * cp1 and worker1 booted able to run Kubernetes (machines.sh up --kubernetes), the packages
+ * cp1, worker1 and worker2 booted able to run Kubernetes (machines.sh up --kubernetes), the packages
  * test/kube/build.sh made from Go modules in the apt repository, and its images in a registry
  * on the bridge that the lab's own `mirrors.registries` points at (registry.k8s.io is out of
  * reach, so every image pulled proves the mirror path). The steps build on each other: mocha
@@ -14,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { PulumiRunner } from "../../cli/pulumi";
 import { backupLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
+import { clusterApi, labChecks } from "../../cli/verify";
 import { LabConfig, validateConfig } from "../../components/config";
 import { asRoot } from "../../components/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/scripts";
@@ -22,8 +23,9 @@ import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, step, TestHost 
 import { bridgeNetwork, realRawConfig, realVersion } from "./real";
 
 const config: LabConfig = validateConfig(realRawConfig());
-const { cp1, worker1 } = hosts;
-const nodes = [cp1, worker1];
+const { cp1, worker1, worker2 } = hosts;
+const nodes = [cp1, worker1, worker2];
+const workers = [worker1, worker2];
 const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
 const init = controlPlaneStep(config);
 const cache = process.env.K8S_LAB_KUBE_CACHE ?? "/var/cache/k8s-lab-kube";
@@ -73,11 +75,11 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         console.log(`      figures: ${line}`);
     });
 
-    it("prepares both hosts from the packages built from Go modules", async () => {
+    it("prepares every host from the packages built from Go modules", async () => {
         const started = Date.now();
         const results = await Promise.all(nodes.map((h) => step(h, prep(h), "apply")));
         results.forEach((r, i) => ok(r, `prep ${nodes[i].name}`));
-        figures["host preparation (2 hosts)"] = (Date.now() - started) / 1000;
+        figures["host preparation (3 hosts)"] = (Date.now() - started) / 1000;
         for (const h of nodes) {
             assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${realVersion}`);
             assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${realVersion}`);
@@ -105,30 +107,30 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         assert.strictEqual((await root(cp1, "cat /proc/sys/vm/overcommit_memory /proc/sys/kernel/panic")).trim(), "1\n10", "kubelet found its kernel settings as it wants them");
     });
 
-    it("joins the worker with a token made for the join and deleted after it", async () => {
+    it("joins two workers in parallel, each with a token made for its join and deleted after it", async () => {
         const started = Date.now();
-        await workerStep(worker1, "apply");
-        figures["join step"] = (Date.now() - started) / 1000;
-        assert.match(await kubectl("get nodes -o name"), /node\/worker1/);
-        assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "no token outlives the join");
-        assert.ok(await holds(worker1, "! ls /run/k8s-lab-admin.* 2>/dev/null"), "no admin kubeconfig is left on the worker");
+        await Promise.all(workers.map((w) => workerStep(w, "apply")));
+        figures["two joins in parallel"] = (Date.now() - started) / 1000;
+        assert.deepStrictEqual((await kubectl("get nodes -o name")).trim().split("\n"), ["node/cp1", "node/worker1", "node/worker2"]);
+        assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "no token outlives the joins");
+        for (const w of workers) assert.ok(await holds(w, "! ls /run/k8s-lab-admin.* 2>/dev/null"), `no admin kubeconfig is left on ${w.name}`);
     });
 
-    it("makes both nodes Ready once the pod network is there (the bridge plugin in Calico's place)", async () => {
+    it("makes every node Ready once the pod network is there (the bridge plugin in Calico's place)", async () => {
         const started = Date.now();
-        await until("both nodes have a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === 2);
+        await until("every node has a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === 3);
         await bridgeNetwork(nodes, kubectl);
-        figures["nodes Ready after the network"] = await until("both nodes Ready", 180, async () => (await readyNodes()) === "cp1=True worker1=True");
-        figures["init to nodes Ready"] = (Date.now() - started) / 1000 + figures["kubeadm init step"] + figures["join step"];
+        figures["nodes Ready after the network"] = await until("every node Ready", 180, async () => (await readyNodes()) === "cp1=True worker1=True worker2=True");
+        figures["init to nodes Ready"] = (Date.now() - started) / 1000 + figures["kubeadm init step"] + figures["two joins in parallel"];
         await until("CoreDNS and kube-proxy running", 180, async () => {
             const pods = await kubectl("get pods -n kube-system -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase} {end}'");
             const phases = pods.trim().split(/\s+/).map((p) => p.split("="));
-            return phases.filter(([n]) => /^(coredns|kube-proxy)-/.test(n)).length === 4 && phases.every(([, phase]) => phase === "Running");
+            return phases.filter(([n]) => /^(coredns|kube-proxy)-/.test(n)).length === 5 && phases.every(([, phase]) => phase === "Running");
         });
         await kubectl("wait --for=condition=Ready pod -l k8s-app=kube-dns -n kube-system --timeout=180s");
     });
 
-    it("answers cluster DNS from either host, through kube-proxy to CoreDNS on the other node", async () => {
+    it("answers cluster DNS from every host, through kube-proxy to CoreDNS on a worker", async () => {
         const dns = (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
         for (const h of nodes) {
             // kube-proxy programs a Service's rules a moment after its endpoints are Ready.
@@ -136,6 +138,15 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
                 (await root(h, `dig +short +time=2 +tries=1 @${dns} kubernetes.default.svc.cluster.local`)).trim() === "10.96.0.1",
             );
         }
+    });
+
+    it("passes verify's node and pod checks, through @kubernetes/client-node and the lab's kubeconfig", async () => {
+        // The NetworkPolicy demo needs Calico, and the layers' checks their layers: not here.
+        const api = await clusterApi(await adminKubeconfig());
+        const checks = labChecks({}, api, { timeoutMs: 60_000, intervalMs: 1000 }).slice(0, 2);
+        assert.deepStrictEqual(checks.map((c) => c.name), ["every node is Ready", "Calico's, the system's and every layer's pods are running"]);
+        assert.strictEqual(await checks[0].run(), "3 nodes");
+        assert.match(await checks[1].run(), /^\d+ pods$/);
     });
 
     it("reads when the real certificates expire", async () => {
@@ -171,14 +182,18 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         }
     });
 
-    it("removes the worker: drained and deleted before its host is reset", async () => {
+    it("removes a worker: drained and deleted before its host is reset, its pods moved to the other", async () => {
         await workerStep(worker1, "remove");
         assert.doesNotMatch(await kubectl("get nodes -o name"), /worker1/, "the node is gone from the cluster");
+        await kubectl("wait --for=condition=Ready pod -l k8s-app=kube-dns -n kube-system --timeout=180s");
+        assert.strictEqual((await root(worker2, `dig +short +time=2 +tries=5 @${(await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim()} kubernetes.default.svc.cluster.local`)).trim(), "10.96.0.1", "DNS still answers");
         assert.strictEqual(await root(worker1, "crictl ps -a -q 2>/dev/null || true"), "", "no container is left");
         assert.ok(await holds(worker1, "! grep -q ' /var/lib/kubelet' /proc/mounts"), "no kubelet mount is left");
     });
 
-    it("resets the control plane and initialises it again on the same host", async () => {
+    it("removes the last worker, then resets the control plane and initialises it again on the same host", async () => {
+        await workerStep(worker2, "remove");
+        assert.strictEqual((await kubectl("get nodes -o name")).trim(), "node/cp1");
         ok(await step(cp1, init, "remove"), "control plane remove");
         assert.ok(await holds(cp1, "! test -e /etc/kubernetes/admin.conf && ! test -e /var/lib/etcd/member"), "reset");
         const started = Date.now();
@@ -188,7 +203,7 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         ok(await step(cp1, init, "remove"), "control plane remove");
     });
 
-    it("leaves both hosts as they were before the lab once un-prepared", async () => {
+    it("leaves every host as it was before the lab once un-prepared", async () => {
         const results = await Promise.all(nodes.map((h) => step(h, prep(h), "remove")));
         results.forEach((r, i) => ok(r, `prep remove ${nodes[i].name}`));
         for (const h of nodes) {

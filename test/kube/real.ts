@@ -16,7 +16,7 @@ export const realVersion = "1.35.8";
 export const registryMirror = "http://10.213.0.1:5000";
 
 /**
- * A control plane and a worker, as a user of hosts like these (containers on a cgroup v1
+ * A control plane and two workers, as a user of hosts like these (containers on a cgroup v1
  * kernel, where the kernel's conntrack table size cannot be set) configures the lab.
  */
 export function realRawConfig(): RawConfig {
@@ -24,6 +24,7 @@ export function realRawConfig(): RawConfig {
         hosts: [
             { name: "cp1", address: hosts.cp1.address, roles: ["control-plane"] },
             { name: "worker1", address: hosts.worker1.address, roles: ["worker"] },
+            { name: "worker2", address: hosts.worker2.address, roles: ["worker"] },
         ],
         ssh: { user: "lab", privateKeyPath: keyFile },
         kubernetes: {
