@@ -10,12 +10,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PulumiRunner } from "../../cli/pulumi";
 import { backupLab, restoreLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
 import { asRoot } from "../../components/render";
 import { certificatesScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
-import { controlPlaneStep, elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
+import { controlPlaneStep, elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, stackStandIn, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();
 /** Each host's preparation, as the program renders it: the same but for its node address. */
@@ -346,14 +345,7 @@ describe("real hosts", function () {
         // is the files under /var/lib/etcd/member (test/hosts/standins/etcdctl).
         const printed: string[] = [];
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-snapshots-"));
-        const pulumi: PulumiRunner = (args) => {
-            if (args[0] === "stack" && args[1] === "output") return { code: 0, stdout: JSON.stringify({ kubernetesVersion: config.kubernetes.version }), stderr: "" };
-            if (args[0] === "config") {
-                const entries = Object.entries(testRawConfig()).map(([k, v]) => [`k8s-lab:${k}`, { value: JSON.stringify(v), secret: k === "ssh" }]);
-                return { code: 0, stdout: JSON.stringify(Object.fromEntries(entries)), stderr: "" };
-            }
-            throw new Error(`unexpected pulumi ${args.join(" ")}`);
-        };
+        const pulumi = stackStandIn(testRawConfig(), config.kubernetes.version);
         const deps: SnapshotDeps = { pulumi, root: out, env: { INIT_CWD: out }, readFile: (p) => fs.readFileSync(p, "utf8"), print: (l) => printed.push(l), now: () => new Date(), ssh: spawnSsh };
         const manifests = "etcd.yaml\nkube-apiserver.yaml\nkube-controller-manager.yaml\nkube-scheduler.yaml\n";
         let file = "";

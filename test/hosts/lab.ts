@@ -4,6 +4,7 @@
  * functions, the script on stdin, `sudo -n bash -s -- apply|remove` as the login user.
  */
 import { spawn } from "child_process";
+import { PulumiRunner } from "../../cli/pulumi";
 import { LabConfig, RawConfig, validateConfig } from "../../components/config";
 import { kubeadmConfig } from "../../components/kubeadm";
 import { clusterIdentity } from "../../components/lifecycle";
@@ -64,6 +65,21 @@ export function controlPlaneStep(config: LabConfig): string {
         singleNode: false,
         user: "lab",
     });
+}
+
+/**
+ * The Pulumi CLI of a lab's stack, as the lab command reads it: its Kubernetes version output
+ * and its configuration (ssh secret), for `backup` and `restore` against the test hosts.
+ */
+export function stackStandIn(raw: RawConfig, kubernetesVersion: string): PulumiRunner {
+    return (args) => {
+        if (args[0] === "stack" && args[1] === "output") return { code: 0, stdout: JSON.stringify({ kubernetesVersion }), stderr: "" };
+        if (args[0] === "config") {
+            const entries = Object.entries(raw).map(([k, v]) => [`k8s-lab:${k}`, { value: JSON.stringify(v), secret: k === "ssh" }]);
+            return { code: 0, stdout: JSON.stringify(Object.fromEntries(entries)), stderr: "" };
+        }
+        throw new Error(`unexpected pulumi ${args.join(" ")}`);
+    };
 }
 
 /** Runs a command over SSH as `lab`, with `input` on stdin; `connectTimeout` in seconds bounds the dial. */

@@ -20,6 +20,9 @@ testbed_versions() {
 #   testbed_up --kubernetes VERSION NAME...     real Kubernetes VERSION (test/kube/build.sh):
 #       its packages in the repository, its images in a registry on the bridge
 #       (http://10.213.0.1:5000, a mirror of registry.k8s.io), machines able to run it
+# Where test/kube/build.sh keeps real Kubernetes.
+testbed_kube_cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
+
 testbed_up() {
   local real="" machines=()
   if [ "${1:-}" = --kubernetes ]; then real=$2; shift 2; machines=(--kubernetes); fi
@@ -33,7 +36,7 @@ testbed_up() {
   testbed_repo=$(mktemp -d)
   if [ -n "$real" ]; then
     local release
-    release="${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}/release-v$real"
+    release="$testbed_kube_cache/release-v$real"
     test/hosts/build-repo.sh "$testbed_repo/core/v${real%.*}/deb" --debs "$release/debs" >/dev/null || return 1
   else
     # shellcheck disable=SC2046
@@ -47,7 +50,7 @@ testbed_up() {
 
 # Serves a release's images on the bridge (which machines.sh makes) and waits until it holds them.
 testbed_registry() {
-  "${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}/bin/imagetool" serve -addr 10.213.0.1:5000 "$1"/images/*.tar \
+  "$testbed_kube_cache/bin/imagetool" serve -addr 10.213.0.1:5000 "$1"/images/*.tar \
     >"$testbed_repo/registry.log" 2>&1 &
   testbed_registry_pid=$!
   for _ in $(seq 1 60); do

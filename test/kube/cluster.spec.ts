@@ -12,14 +12,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PulumiRunner } from "../../cli/pulumi";
 import { backupLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
 import { clusterApi, labChecks } from "../../cli/verify";
 import { LabConfig, validateConfig } from "../../components/config";
 import { asRoot } from "../../components/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
-import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, step, TestHost } from "../hosts/lab";
+import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
 import { bridgeNetwork, realRawConfig, realVersion } from "./real";
 
 const config: LabConfig = validateConfig(realRawConfig());
@@ -160,14 +159,7 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
     it("saves a real etcd snapshot with the etcd container's own etcdctl (npm run lab -- backup)", async () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-lab-real-snapshot-"));
         try {
-            const pulumi: PulumiRunner = (args) => {
-                if (args[0] === "stack" && args[1] === "output") return { code: 0, stdout: JSON.stringify({ kubernetesVersion: realVersion }), stderr: "" };
-                if (args[0] === "config") {
-                    const entries = Object.entries(realRawConfig()).map(([k, v]) => [`k8s-lab:${k}`, { value: JSON.stringify(v), secret: k === "ssh" }]);
-                    return { code: 0, stdout: JSON.stringify(Object.fromEntries(entries)), stderr: "" };
-                }
-                throw new Error(`unexpected pulumi ${args.join(" ")}`);
-            };
+            const pulumi = stackStandIn(realRawConfig(), realVersion);
             const deps: SnapshotDeps = { pulumi, root: out, env: { INIT_CWD: out }, readFile: (p) => fs.readFileSync(p, "utf8"), print: () => undefined, now: () => new Date(), ssh: spawnSsh };
             const started = Date.now();
             const file = await backupLab("lab-real", "real", out, deps);
