@@ -29,6 +29,8 @@ const cluster = new Cluster(
     "lab",
     {
         controlPlane: config.controlPlane,
+        otherControlPlanes: config.controlPlanes.slice(1),
+        vip: config.vip,
         workers: config.workers,
         ssh: config.ssh,
         kubernetes: config.kubernetes,
@@ -56,7 +58,7 @@ const storage =
         {
             settings: addons.nfs,
             server: config.nfsHost,
-            clients: [config.controlPlane, ...config.workers].map((h) => h.address),
+            clients: config.hosts.filter((h) => h.roles.includes("control-plane") || h.roles.includes("worker")).map((h) => h.address),
             ssh: config.ssh,
             prepared: cluster.prepared[config.nfsHost.name],
             ...images,

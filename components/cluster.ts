@@ -1,14 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings } from "./config";
+import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings, VipSettings } from "./config";
 import { ControlPlane, PreviousLab } from "./controlPlane";
+import { ControlPlaneMember } from "./controlPlaneMember";
 import { HostPrep } from "./hostPrep";
 import { ComponentConfiguration } from "./kubeadm";
 import { WorkerNode } from "./workerNode";
 
 export interface ClusterArgs {
-    /** The control-plane host. Required. */
+    /** The first control-plane host: it runs `kubeadm init`. Required. */
     controlPlane: Host;
+    /** The other control-plane hosts of a highly available control plane, joined one at a time. Default []. */
+    otherControlPlanes?: Host[];
+    /** The control plane's virtual IP (kube-vip); required with other control planes. Default none. */
+    vip?: VipSettings;
     /** Worker hosts; none makes a single-node lab. Default []. */
     workers?: Host[];
     /** SSH credentials and bastion. Required. */
@@ -66,7 +71,10 @@ export class Cluster extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-lab:cluster:Cluster", name, {}, opts);
         const workers = args.workers ?? [];
-        const hosts = [args.controlPlane, ...workers];
+        const others = args.otherControlPlanes ?? [];
+        const vip = args.vip;
+        if (others.length > 0 && !vip) throw new Error("Cluster: other control planes need a virtual IP (args.vip)");
+        const hosts = [args.controlPlane, ...others, ...workers];
         const common = { ssh: args.ssh, kubernetes: args.kubernetes, mirrors: args.mirrors };
 
         this.prepared = {};
@@ -80,6 +88,7 @@ export class Cluster extends pulumi.ComponentResource {
                 ssh: args.ssh,
                 kubernetes: args.kubernetes,
                 singleNode: workers.length === 0,
+                vip,
                 clusterName: "k8s-lab",
                 prepared: this.prepared[args.controlPlane.name],
                 previous: args.previous,
@@ -87,6 +96,27 @@ export class Cluster extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        const controlPlanes: pulumi.Resource[] = [];
+        for (const host of others) {
+            controlPlanes.push(
+                new ControlPlaneMember(
+                    `${name}-${host.name}`,
+                    {
+                        host,
+                        firstControlPlane: args.controlPlane,
+                        ssh: args.ssh,
+                        kubernetes: args.kubernetes,
+                        vip: vip as VipSettings,
+                        takesWorkloads: workers.length === 0,
+                        prepared: this.prepared[host.name],
+                        controlPlaneInit: controlPlane.init,
+                        after: controlPlanes[controlPlanes.length - 1],
+                        adminKubeconfig: controlPlane.kubeconfig,
+                    },
+                    { parent: this },
+                ).member,
+            );
+        }
         const members = workers.map(
             (host) =>
                 new WorkerNode(
@@ -110,19 +140,19 @@ export class Cluster extends pulumi.ComponentResource {
             // deleteUnreachable stays off: a refresh from off the lab's network must not drop the
             // lab's objects from state. A lab whose hosts are gone is forgotten instead (npm run lab -- forget).
             { kubeconfig: this.kubeconfig },
-            { parent: this, dependsOn: [controlPlane, ...members] },
+            { parent: this, dependsOn: [controlPlane, ...controlPlanes, ...members] },
         );
         this.adoptingProvider = new k8s.Provider(
             `${name}-adopting-provider`,
             { kubeconfig: this.kubeconfig, upsertExistingObjects: true },
-            { parent: this, dependsOn: [controlPlane, ...members] },
+            { parent: this, dependsOn: [controlPlane, ...controlPlanes, ...members] },
         );
         this.kubernetesVersion = args.kubernetes.version;
         this.identity = controlPlane.identity;
         this.certificatesExpire = controlPlane.certificatesExpire;
         this.certificatesRenewBefore = controlPlane.certificatesRenewBefore;
         this.componentConfiguration = controlPlane.componentConfiguration;
-        this.nodes = [args.controlPlane, ...workers].map((h) => ({ name: h.name, roles: h.roles }));
+        this.nodes = hosts.map((h) => ({ name: h.name, roles: h.roles }));
         this.registerOutputs({ kubeconfig: this.kubeconfig, endpoint: this.endpoint });
     }
 }

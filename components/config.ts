@@ -62,6 +62,13 @@ export type SamplesSettings = Resolved<On<"samples">, "storageClassName">;
 
 export type CertificateSettings = LabSettings["certificates"];
 
+/** The virtual IP kube-vip serves on the control planes. */
+export interface VipSettings {
+    address: string;
+    /** Where kube-vip puts it; undefined: the interface holding each control plane's address. */
+    interface?: string;
+}
+
 export interface AddonSettings {
     /** The guide's sample web app; unlike the layers, off unless asked for. */
     samples: SamplesSettings | false;
@@ -74,7 +81,12 @@ export interface AddonSettings {
 
 export interface LabConfig {
     hosts: Host[];
+    /** The first control-plane host: it runs `kubeadm init` and stays for the lab's life. */
     controlPlane: Host;
+    /** Every control-plane host, the first one first: one, or an odd number behind `vip`. */
+    controlPlanes: Host[];
+    /** The control plane's virtual IP (kube-vip), when set. */
+    vip?: VipSettings;
     workers: Host[];
     /** Host that serves NFS: the `nfs` host, or the control plane when none has that role. */
     nfsHost: Host;
@@ -176,11 +188,50 @@ function layersWithStorage(addons: Layers) {
 
 /** Step 2: what the schema of one key cannot say. Each is small, named and tested on its own. */
 export const rules = {
-    oneControlPlane: rule(["hosts"], "exactly one host has the control-plane role", ({ hosts }) => {
+    controlPlaneCount: rule(["hosts"], "one host has the control-plane role, or an odd number of them", ({ hosts }) => {
         const cps = controlPlanes(hosts);
-        if (cps.length === 0) return [{ key: "hosts", message: "no host has the control-plane role; give exactly one host roles: [control-plane]" }];
-        if (cps.length > 1) return [{ key: "hosts", message: `${cps.length} hosts have the control-plane role (${cps.map((h) => h.name).join(", ")}); the lab supports exactly one` }];
+        if (cps.length === 0) return [{ key: "hosts", message: "no host has the control-plane role; give one host roles: [control-plane] (or three, with k8s-lab:controlPlane.vip)" }];
+        if (cps.length % 2 === 0) {
+            return [
+                {
+                    key: "hosts",
+                    message:
+                        `${cps.length} hosts have the control-plane role (${cps.map((h) => h.name).join(", ")}); etcd needs a majority of its members, so ${cps.length} survive no more failures than ${cps.length - 1}: ` +
+                        `give the role to ${cps.length - 1} or ${cps.length + 1} hosts`,
+                },
+            ];
+        }
         return [];
+    }),
+    vipForSeveralControlPlanes: rule(["hosts", "controlPlane"], "several control planes have a virtual IP (controlPlane.vip)", ({ hosts, controlPlane }) => {
+        const cps = controlPlanes(hosts);
+        return cps.length > 1 && !controlPlane.vip
+            ? [
+                  {
+                      key: "controlPlane.vip",
+                      message: `is required with ${cps.length} control planes: a free IPv4 address on their network, which kube-vip moves to a control plane that is up (pulumi config set --path k8s-lab:controlPlane.vip 192.168.56.9)`,
+                  },
+              ]
+            : [];
+    }),
+    vipFree: rule(["hosts", "controlPlane"], "the virtual IP is no host's address", ({ hosts, controlPlane }) =>
+        hosts
+            .filter((h) => controlPlane.vip && h.address === controlPlane.vip)
+            .map((h) => ({ key: "controlPlane.vip", message: `${controlPlane.vip} is host ${h.name}'s address; the virtual IP must be a free address that kube-vip moves between control planes` })),
+    ),
+    vipInterfaceNeedsVip: rule(["controlPlane"], "controlPlane.vipInterface only with controlPlane.vip", ({ controlPlane }) =>
+        controlPlane.vipInterface && !controlPlane.vip ? [{ key: "controlPlane.vipInterface", message: "has no effect without controlPlane.vip; set the virtual IP too, or remove it" }] : [],
+    ),
+    endpointIsVip: rule(["controlPlane", "kubernetes"], "with a virtual IP, the control-plane endpoint is it (or a name for it)", ({ controlPlane, kubernetes }) => {
+        const endpoint = kubernetes.controlPlaneEndpoint;
+        return controlPlane.vip && endpoint && isIpv4(endpoint) && endpoint !== controlPlane.vip
+            ? [
+                  {
+                      key: "kubernetes.controlPlaneEndpoint",
+                      message: `${endpoint} is not controlPlane.vip (${controlPlane.vip}); the API server's endpoint is the virtual IP, or a DNS name that resolves to it: remove the setting, or set it to ${controlPlane.vip}`,
+                  },
+              ]
+            : [];
     }),
     controlPlaneOrWorker: rule(["hosts"], "a host is either control-plane or worker", ({ hosts }) =>
         hosts.flatMap((h, i) =>
@@ -226,14 +277,15 @@ export const rules = {
             ? [{ key: "kubernetes.podSubnet", message: `${pod.text} overlaps serviceSubnet ${service.text}; choose subnets that do not overlap` }]
             : [];
     }),
-    subnetsClearOfHosts: rule(["kubernetes", "hosts"], "neither subnet contains a host's address", ({ kubernetes, hosts }) =>
+    subnetsClearOfHosts: rule(["kubernetes", "hosts"], "neither subnet contains a host's address or the virtual IP", ({ kubernetes, hosts, controlPlane }) =>
         (["podSubnet", "serviceSubnet"] as const).flatMap((field) => {
             const c = parseCidr(kubernetes[field]);
-            return hosts
-                .filter((h) => c && isIpv4(h.address) && cidrContains(c, h.address))
-                .map((h) => ({
+            const addresses = [...hosts.map((h) => ({ what: `host ${h.name}'s address`, address: h.address })), ...(controlPlane?.vip ? [{ what: "the virtual IP (controlPlane.vip)", address: controlPlane.vip }] : [])];
+            return addresses
+                .filter((a) => c && isIpv4(a.address) && cidrContains(c, a.address))
+                .map((a) => ({
                     key: `kubernetes.${field}`,
-                    message: `${kubernetes[field]} contains host ${h.name}'s address ${h.address}; choose a subnet that does not overlap the hosts' network`,
+                    message: `${kubernetes[field]} contains ${a.what} ${a.address}; choose a subnet that does not overlap the hosts' network`,
                 }));
         }),
     ),
@@ -261,10 +313,10 @@ export const rules = {
     bastionReachesApiServer: rule(
         ["ssh", "addons"],
         "with a bastion, layers are on only once this machine reaches the API server (`ssh.bastion.apiServerReachable`)",
-        ({ ssh, addons, hosts, kubernetes }) => {
+        ({ ssh, addons, hosts, kubernetes, controlPlane }) => {
             const on = (Object.keys(addons) as (keyof Layers)[]).filter((k) => addons[k] !== false);
             if (!ssh.bastion || ssh.bastion.apiServerReachable || on.length === 0) return [];
-            const endpoint = kubernetes?.controlPlaneEndpoint ?? (hosts && controlPlanes(hosts)[0]?.address);
+            const endpoint = kubernetes?.controlPlaneEndpoint ?? controlPlane?.vip ?? (hosts && controlPlanes(hosts)[0]?.address);
             const apiServer = endpoint ? ` ${endpoint}:${kubernetes?.apiServerPort ?? 6443}` : "";
             return [
                 {
@@ -302,7 +354,9 @@ function readKeyFiles(ssh: SshInput, readFile: (p: string) => string): { keys: {
 /** Step 3: the configuration the components receive, from settings that passed steps 1 and 2. */
 function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabConfig {
     const hosts: Host[] = s.hosts.map((h) => ({ ...h, roles: [...new Set(h.roles)], user: h.user ?? s.ssh.user, port: h.port ?? s.ssh.port }));
-    const controlPlane = hosts.find((h) => h.roles.includes("control-plane")) as Host;
+    const controlPlanes = hosts.filter((h) => h.roles.includes("control-plane"));
+    const controlPlane = controlPlanes[0];
+    const vip: VipSettings | undefined = s.controlPlane.vip ? { address: s.controlPlane.vip, interface: s.controlPlane.vipInterface } : undefined;
     const k = s.kubernetes;
     const [, minorWritten, patch] = /^v?([0-9]+\.[0-9]+)(\.[0-9]+)?$/.exec(k.version) ?? [];
     const version = patch ? `${minorWritten}${patch}` : kubernetesReleases[minorWritten];
@@ -326,6 +380,8 @@ function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabC
     return {
         hosts,
         controlPlane,
+        controlPlanes,
+        ...(vip ? { vip } : {}),
         workers: hosts.filter((h) => h.roles.includes("worker")),
         nfsHost: hosts.find((h) => h.roles.includes("nfs")) ?? controlPlane,
         ssh,
@@ -337,7 +393,7 @@ function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabC
             serviceSubnet: k.serviceSubnet,
             imageRepository: k.imageRepository,
             apiServerPort: k.apiServerPort,
-            controlPlaneEndpoint: k.controlPlaneEndpoint ?? controlPlane.address,
+            controlPlaneEndpoint: k.controlPlaneEndpoint ?? vip?.address ?? controlPlane.address,
             containerdSource: k.containerd,
             kubeletConfiguration: k.kubeletConfiguration,
             kubeProxyConfiguration: k.kubeProxyConfiguration,

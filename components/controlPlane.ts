@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, KubernetesSettings, SshSettings } from "./config";
+import { Host, KubernetesSettings, SshSettings, VipSettings } from "./config";
 import { ComponentConfiguration, componentConfiguration, kubeadmConfig } from "./kubeadm";
 import { certificatesNotice, clusterIdentity, componentConfigurationNotice, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "./lifecycle";
 import { asRoot, runCommand } from "./render";
@@ -28,8 +28,10 @@ export interface ControlPlaneArgs {
     ssh: SshSettings;
     /** Versions, subnets, endpoint and image repository for kubeadm. Required. */
     kubernetes: KubernetesSettings;
-    /** True for a lab with no workers: the control plane then takes workloads. Default false. */
+    /** True for a lab with no workers: the control planes then take workloads. Default false. */
     singleNode?: boolean;
+    /** The virtual IP kube-vip serves from the control planes; undefined for none. Default none. */
+    vip?: VipSettings;
     /** Cluster name in the kubeconfig and kubeadm configuration. Default "k8s-lab". */
     clusterName?: string;
     /** The host's preparation; `kubeadm init` waits for it. Required. */
@@ -86,6 +88,8 @@ export class ControlPlane extends pulumi.ComponentResource {
             kubernetes,
             singleNode,
             user: host.user,
+            nodeAddress: host.address,
+            vip: args.vip,
         });
         this.init = new command.remote.Command(
             `${name}-init`,

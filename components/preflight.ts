@@ -146,9 +146,9 @@ function isKubernetesHost(h: Host): boolean {
     return h.roles.includes("control-plane") || h.roles.includes("worker");
 }
 
-/** The hosts that run the layers' pods: the workers, or the control plane of a single-node lab (its taint is dropped). */
+/** The hosts that run the layers' pods: the workers, or the control planes of a lab without workers (their taint is dropped). */
 export function workloadHosts(lab: LabConfig): Host[] {
-    return lab.workers.length > 0 ? lab.workers : [lab.controlPlane];
+    return lab.workers.length > 0 ? lab.workers : lab.controlPlanes;
 }
 
 /** A Kubernetes quantity (`10Gi`, `500M`, bytes) in MiB. */

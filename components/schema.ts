@@ -95,6 +95,9 @@ export const patterns = {
     dns1123Label: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
     /** An IPv4 address, or a DNS name that is not all digits and dots (so 300.1.1.1 is neither). */
     address: new RegExp(`^(${ipv4}|(?![0-9.]+$)${dnsName})$`),
+    ipv4: new RegExp(`^${ipv4}$`),
+    /** A Linux interface name: at most 15 characters, no '/', ':' or white space. */
+    interfaceName: /^[A-Za-z0-9_.-]{1,15}$/,
     dnsName: new RegExp(`^${dnsName}$`),
     cidr: new RegExp(`^${ipv4}/(3[0-2]|[12][0-9]|[0-9])$`),
     /** A registry host, with a port if any: the key of containerd's certs.d directory. */
@@ -300,7 +303,8 @@ const hostsSchema = doc(
         .min(1, { error: "no hosts; list at least one host with the control-plane role" }),
     {
         description:
-            "The lab's machines. Exactly one has the control-plane role; with no workers the lab is a single node (the control-plane taint is dropped); at most one has the nfs role (else the control plane serves NFS).",
+            "The lab's machines. One has the control-plane role, or an odd number (3, 5) for a highly available control plane behind `controlPlane.vip`; the first of them runs `kubeadm init` and stays for the lab's life. " +
+            "With no workers the lab is all control plane and the control planes take workloads (their taint is dropped); at most one host has the nfs role (else the first control plane serves NFS).",
     },
 );
 
@@ -463,8 +467,8 @@ const kubernetesSchema = doc(
         imageRepository: doc(nonEmpty.default("registry.k8s.io"), { description: "Registry of the control-plane and pause images (e.g. a mirror in China)." }),
         apiServerPort: doc(port.default(6443), { description: "API server port." }),
         controlPlaneEndpoint: doc(address("the control-plane endpoint").optional(), {
-            description: "Address clients use for the API server.",
-            defaultText: "the control-plane host's address",
+            description: "Address clients use for the API server; with `controlPlane.vip`, the virtual IP or a DNS name that resolves to it.",
+            defaultText: "`controlPlane.vip`, else the control-plane host's address",
         }),
         containerd: doc(z.enum(["docker", "distro"]).default("docker"), {
             description: "Where containerd comes from: `docker` (Docker's containerd.io 2.x, needed from Kubernetes 1.36) or `distro` (the distribution's package).",
@@ -642,6 +646,39 @@ const certificatesSchema = doc(
     { description: "The control plane's certificates, which kubeadm makes valid for a year; the stack output `certificatesExpire` says when." },
 );
 
+const controlPlaneSchema = doc(
+    settings({
+        vip: doc(
+            z
+                .string({
+                    error: badValue(
+                        (v) =>
+                            ipv6Problem(v, "the virtual IP", "give a free IPv4 address on the control planes' network") ??
+                            `${quote(v)} is not an IPv4 address; give a free address on the control planes' network, such as 192.168.56.9`,
+                    ),
+                })
+                .regex(patterns.ipv4)
+                .optional(),
+            {
+                description:
+                    "A free IPv4 address on the control planes' network that kube-vip (a static pod on every control plane, ARP mode) keeps on the control plane holding its lease: the API server's address, `kubernetes.controlPlaneEndpoint`. " +
+                    "Required with more than one control plane; with one, set it from the start to add control planes later without a new cluster.",
+            },
+        ),
+        vipInterface: doc(
+            z
+                .string({ error: badValue((v) => `${quote(v)} is not a network interface name (at most 15 letters, digits, '.', '_', '-')`) })
+                .regex(patterns.interfaceName)
+                .optional(),
+            {
+                description: "The interface kube-vip puts the virtual IP on.",
+                defaultText: "on each control plane, the interface that holds its address (not the default route's, which on a Vagrant box is the NAT one)",
+            },
+        ),
+    }).prefault({}),
+    { description: "The control plane's virtual IP, for a highly available control plane (several control-plane hosts)." },
+);
+
 const preflightSchema = doc(z.boolean().default(true), {
     description:
         "Check the hosts at every preview, read-only, before anything changes (scripts/preflight.sh over SSH): login and passwordless sudo, a supported apt-based system, cgroup v2 (or the kubernetes settings that run the lab on v1), free ports on hosts new to the lab, the node address on an interface, clocks within 5 s, the mirrors answering from each host, memory and disk for the layers on. Every problem fails the preview; hosts that do not answer yet are skipped, with a warning. `false` turns it off.",
@@ -652,6 +689,7 @@ export const labSchema = z.strictObject({
     hosts: hostsSchema,
     ssh: sshSchema,
     kubernetes: kubernetesSchema,
+    controlPlane: controlPlaneSchema,
     mirrors: mirrorsSchema,
     addons: addonsSchema,
     preflight: preflightSchema,

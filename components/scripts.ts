@@ -2,7 +2,8 @@
  * One function a host script: each turns typed settings into that script's parameters and
  * renders it (components/render.ts). Pure, and tested without mocks.
  */
-import { KubernetesSettings, MirrorSettings } from "./config";
+import { KubernetesSettings, MirrorSettings, VipSettings } from "./config";
+import { kubeVipManifest } from "./kubeVip";
 import { renderScript } from "./render";
 import { containerdIoVersion } from "./versions";
 
@@ -45,6 +46,19 @@ export interface ControlPlaneScriptInput {
     singleNode: boolean;
     /** The SSH user, who gets a copy of the admin kubeconfig. */
     user: string;
+    /** The host's address in the configuration. */
+    nodeAddress: string;
+    /** The control plane's virtual IP; undefined for none (no kube-vip). */
+    vip?: VipSettings;
+}
+
+/** The kube-vip parameters of the control-plane scripts: all empty without a virtual IP. */
+function vipParameters(vip: VipSettings | undefined, k8s: KubernetesSettings) {
+    return {
+        KUBE_VIP_MANIFEST: vip ? kubeVipManifest({ vip, apiServerPort: k8s.apiServerPort }) : "",
+        VIP: vip?.address ?? "",
+        VIP_INTERFACE: vip?.interface ?? "",
+    };
 }
 
 export function controlPlaneScript(input: ControlPlaneScriptInput): string {
@@ -57,6 +71,8 @@ export function controlPlaneScript(input: ControlPlaneScriptInput): string {
         SINGLE_NODE: String(input.singleNode),
         KUBECONFIG_USER: input.user,
         IGNORE_PREFLIGHT_ERRORS: preflightChecksFlag(input.kubernetes),
+        NODE_ADDRESS: input.nodeAddress,
+        ...vipParameters(input.vip, input.kubernetes),
     });
 }
 
@@ -96,6 +112,41 @@ export function workerScript(input: WorkerScriptInput): string {
         JOIN_TOKEN_TTL: input.joinTokenTtl,
         ADMIN_KUBECONFIG: input.adminKubeconfig,
         IGNORE_PREFLIGHT_ERRORS: preflightChecksFlag(input.kubernetes),
+    });
+}
+
+/** The Secret in kube-system that carries the certificate key of a control-plane host's join. */
+export function certificateKeySecret(nodeName: string): string {
+    return `k8s-lab-certificate-key-${nodeName}`;
+}
+
+/** The first control plane's step that makes the certificate key of one control-plane join. */
+export function certificateKeyScript(nodeName: string): string {
+    return renderScript("certificate-key", { NODE_NAME: nodeName, SECRET_NAME: certificateKeySecret(nodeName) });
+}
+
+export interface ControlPlaneMemberScriptInput extends WorkerScriptInput {
+    nodeAddress: string;
+    /** True when the lab has no workers: the control planes take workloads. */
+    takesWorkloads: boolean;
+    vip: VipSettings;
+    /** The SSH user, who gets a copy of the admin kubeconfig. */
+    user: string;
+}
+
+export function controlPlaneMemberScript(input: ControlPlaneMemberScriptInput): string {
+    return renderScript("control-plane-member", {
+        NODE_NAME: input.nodeName,
+        NODE_ADDRESS: input.nodeAddress,
+        K8S_VERSION: input.kubernetes.version,
+        K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
+        JOIN_TOKEN_TTL: input.joinTokenTtl,
+        ADMIN_KUBECONFIG: input.adminKubeconfig,
+        CERTIFICATE_KEY_SECRET: certificateKeySecret(input.nodeName),
+        IGNORE_PREFLIGHT_ERRORS: preflightChecksFlag(input.kubernetes),
+        TAKES_WORKLOADS: String(input.takesWorkloads),
+        KUBECONFIG_USER: input.user,
+        ...vipParameters(input.vip, input.kubernetes),
     });
 }
 

@@ -37,6 +37,15 @@ export const containerdIoVersion = "2.2.1";
 // attested by shared/reference/lab-facts.md ("containerd 2.x needed from Kubernetes 1.36; 1.7 still works with 1.35")
 export const firstMinorNeedingContainerd2 = "1.36";
 
+/**
+ * kube-vip, the virtual IP of a lab with several control planes (k8s-lab:controlPlane.vip), as a
+ * static pod on each of them. Its image is the project's own, under the tag of its release.
+ */
+// attested by the Go module proxy, which serves github.com/kube-vip/kube-vip v1.2.2 (the newest of the
+// v1.x tags it serves, 2026-12-05), and by that tag's pkg/kubevip/config_generator.go, which names the
+// image ghcr.io/kube-vip/kube-vip and the environment the static pod here sets
+export const kubeVip = { image: "ghcr.io/kube-vip/kube-vip", version: "v1.2.2" };
+
 export interface ChartPin {
     /** Chart name in its repository. */
     chart: string;

@@ -5,7 +5,7 @@
 #           is newer (kubeadm upgrade apply, then kubelet and kubectl), and sets or lifts the
 #           control-plane taint as workers come and go. A different cluster identity is
 #           refused: the program replaces this step (reset first) for that.
-#   remove  resets the host.
+#   remove  resets the host, and takes the virtual IP off it if kube-vip left it there.
 #
 # Parameters:
 #   KUBEADM_CONFIG       the kubeadm.k8s.io/v1beta4 configuration (InitConfiguration and friends)
@@ -17,15 +17,18 @@
 #   KUBECONFIG_USER      login user who also gets ~/.kube/config (the SSH user; root is skipped)
 #   IGNORE_PREFLIGHT_ERRORS  kubeadm preflight checks to skip, comma-separated, or empty: init
 #                        reads them from KUBEADM_CONFIG, upgrade apply takes them as a flag
+#   NODE_ADDRESS         the host's address in the configuration
+#   KUBE_VIP_MANIFEST    kube-vip's static pod (components/kubeVip.ts) when the lab has a virtual
+#                        IP, else empty: written before init with super-admin.conf (admin.conf has
+#                        no rights until init binds them), then with admin.conf
+#   VIP                  the virtual IP, or empty
+#   VIP_INTERFACE        the interface for it, or empty: the one that holds NODE_ADDRESS
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly CONFIG_DIR="$LAB_STATE_DIR/kubeadm"
 readonly ADMIN_CONF=/etc/kubernetes/admin.conf
-readonly TAINT=node-role.kubernetes.io/control-plane:NoSchedule
-
-kube() { kubectl --kubeconfig "$ADMIN_CONF" "$@"; }
 
 api_ready() {
   wait_for_api || die "the API server did not become ready within 5 minutes; see journalctl -u kubelet on this host"
@@ -46,6 +49,7 @@ forget_init_token() {
 init() {
   local config="$CONFIG_DIR/init.yaml"
   printf '%s\n' "$KUBEADM_CONFIG" | write_if_changed "$config" 0600 || true
+  write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" /etc/kubernetes/super-admin.conf
   log "kubeadm init"
   # A failed init leaves half a control plane behind; reset it so that the next run starts clean.
   if ! kubeadm init --config "$config" >"$CONFIG_DIR/init.log" 2>&1; then
@@ -55,10 +59,7 @@ init() {
     die "kubeadm init failed (the host was reset, so the next pulumi up retries from scratch)"
   fi
   printf '%s\n' "$CLUSTER_IDENTITY" >"$CONFIG_DIR/identity"
-}
-
-node_version() {
-  kubelet --version 2>/dev/null | sed -E 's/^Kubernetes v//'
+  write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" "$ADMIN_CONF"
 }
 
 minor_of() { cut -d. -f1,2 <<<"$1"; }
@@ -108,16 +109,8 @@ reconcile() {
     die "the cluster runs Kubernetes $current, newer than $K8S_VERSION; kubeadm cannot downgrade (a new cluster needs a destroy first)"
   fi
   printf '%s\n' "$KUBEADM_CONFIG" | write_if_changed "$CONFIG_DIR/init.yaml" 0600 || true
+  write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" "$ADMIN_CONF"
   log "control plane already initialised, on Kubernetes $K8S_VERSION"
-}
-
-# Workers come and go; the control plane takes workloads only while it is the only node.
-apply_taint() {
-  if [ "$SINGLE_NODE" = true ]; then
-    kube taint node "$NODE_NAME" "$TAINT-" >/dev/null 2>&1 || true
-  else
-    kube taint node "$NODE_NAME" "$TAINT" --overwrite >/dev/null
-  fi
 }
 
 apply() {
@@ -129,13 +122,15 @@ apply() {
   fi
   api_ready
   forget_init_token
-  apply_taint
+  # Workers come and go; the control planes take workloads only while there is none.
+  control_plane_taint "$NODE_NAME" "$SINGLE_NODE"
   copy_admin_kubeconfig "$KUBECONFIG_USER"
   log "control plane ready"
 }
 
 remove() {
   node_reset
+  drop_vip "$VIP"
 }
 
 dispatch "$@"

@@ -212,14 +212,196 @@ copy_admin_kubeconfig() {
   grep -qx "$home" "$LAB_STATE_DIR/kubeconfig-copies" 2>/dev/null || printf '%s\n' "$home" >>"$LAB_STATE_DIR/kubeconfig-copies"
 }
 
-# Writes the admin kubeconfig a step was given to a private file that is removed when the
-# script ends, and prints its path. Nothing the step leaves on the host can reach the cluster.
-admin_kubeconfig_file() {
-  local file
-  file=$(mktemp /run/k8s-lab-admin.XXXXXX)
-  chmod 0600 "$file"
-  printf '%s\n' "$1" >"$file"
-  printf '%s\n' "$file"
+# The admin kubeconfig kube() uses: the control plane's own, or the one a step was given
+# (open_admin_kubeconfig).
+admin_file=/etc/kubernetes/admin.conf
+# Files removed when the script ends, however it ends, once open_admin_kubeconfig has run.
+remove_on_exit=()
+
+kube() { kubectl --kubeconfig "$admin_file" --request-timeout=20s "$@"; }
+
+# Writes the admin kubeconfig a step was given to a private file for kube(), removed when the
+# script ends (with the upgrade lock released). Nothing the step leaves on the host can reach
+# the cluster.
+open_admin_kubeconfig() {
+  admin_file=$(mktemp /run/k8s-lab-admin.XXXXXX)
+  chmod 0600 "$admin_file"
+  printf '%s\n' "$1" >"$admin_file"
+  remove_on_exit+=("$admin_file")
+  trap leave_script EXIT
+}
+
+leave_script() {
+  release_upgrade_lock
+  rm -f "${remove_on_exit[@]}"
+}
+
+# The kubelet's version on this host (1.37.1), empty when none is installed.
+node_version() {
+  kubelet --version 2>/dev/null | sed -E 's/^Kubernetes v//'
+}
+
+# --- Nodes that join: worker.sh and control-plane-member.sh ------------------------------------
+
+readonly UPGRADE_LOCK=k8s-lab-upgrade-lock
+upgrade_locked=0
+
+# A join command made for this join, at the moment it runs: `kubeadm join <endpoint> --token
+# ... --discovery-token-ca-cert-hash ...`, with a token that lives TTL. Arguments: the admin
+# kubeconfig file, the node, the TTL.
+join_command() {
+  local printed
+  printed=$(kubeadm token create --kubeconfig "$1" --ttl "$3" --description "k8s-lab: join of $2" --print-join-command 2>/dev/null) ||
+    die "could not make a join token on the control plane; is its API server reachable from $2?"
+  case "$printed" in
+    "kubeadm join "*) printf '%s\n' "$printed" ;;
+    *) die "the control plane returned no join command" ;;
+  esac
+}
+
+# The bootstrap token's id in a join command, for deleting it once it is used.
+token_id() {
+  sed -n -E 's/.*--token ([a-z0-9]{6})\.[a-z0-9]{16}.*/\1/p' <<<"$1"
+}
+
+# Runs a join (the command and its arguments); on failure shows the redacted tail of kubeadm's
+# log, deletes the token and resets the host, so that the next pulumi up starts from scratch.
+run_join() {
+  local admin="$1" token="$2"
+  shift 2
+  mkdir -p "$LAB_STATE_DIR"
+  if ! "$@" >"$LAB_STATE_DIR/join.log" 2>&1; then
+    redact_tokens <"$LAB_STATE_DIR/join.log" | tail -n 30 >&2
+    [ -z "$token" ] || kubeadm token delete --kubeconfig "$admin" "$token" >/dev/null 2>&1 || true
+    node_reset
+    die "kubeadm join failed (the host was reset, so the next pulumi up retries from scratch)"
+  fi
+  # Used once: nothing that could join another node outlives the step.
+  [ -z "$token" ] || kubeadm token delete --kubeconfig "$admin" "$token" >/dev/null 2>&1 || true
+  chmod 0600 "$LAB_STATE_DIR/join.log"
+}
+
+wait_for_registration() {
+  local node="$1" i
+  for i in $(seq 1 60); do
+    if kube get node "$node" >/dev/null 2>&1; then
+      log "node $node registered"
+      return 0
+    fi
+    [ "$i" -lt 60 ] && sleep 5
+  done
+  die "node $node did not register within 5 minutes; see journalctl -u kubelet on this host"
+}
+
+# One node of the lab upgrades at a time: the first to create the lock ConfigMap holds it.
+take_upgrade_lock() {
+  local node="$1" i
+  for i in $(seq 1 120); do
+    if kube -n kube-system create configmap "$UPGRADE_LOCK" --from-literal=holder="$node" >/dev/null 2>&1; then
+      upgrade_locked=1
+      return 0
+    fi
+    [ "$i" -eq 1 ] && log "waiting for another node's upgrade to finish"
+    sleep 5
+  done
+  die "another node held $UPGRADE_LOCK for 10 minutes; if no upgrade runs, delete it: kubectl -n kube-system delete configmap $UPGRADE_LOCK"
+}
+
+release_upgrade_lock() {
+  [ "$upgrade_locked" -eq 1 ] || return 0
+  kube -n kube-system delete configmap "$UPGRADE_LOCK" --ignore-not-found >/dev/null 2>&1 || true
+  upgrade_locked=0
+}
+
+# kubeadm's upgrade of a node that joined (a worker or another control plane), after the first
+# control plane's `upgrade apply`: kubeadm upgrade node, drain, kubelet and kubectl, uncordon.
+# Arguments: the node, the version, its Debian version, then kubeadm's extra flags.
+upgrade_node() {
+  local node="$1" version="$2" package="$3" current
+  shift 3
+  current=$(node_version)
+  if [ "$current" = "$version" ]; then
+    log "$node already joined, on Kubernetes $version"
+    return 0
+  fi
+  version_newer "$version" "$current" ||
+    die "$node runs Kubernetes $current, newer than $version; kubeadm cannot downgrade a node"
+  take_upgrade_lock "$node"
+  log "upgrading $node from $current to $version"
+  move_held_packages "$package" kubeadm
+  kubeadm upgrade node "$@" >"$LAB_STATE_DIR/upgrade.log" 2>&1 || {
+    tail -n 30 "$LAB_STATE_DIR/upgrade.log" >&2
+    die "kubeadm upgrade node failed on $node; the node is unchanged but for its kubeadm package"
+  }
+  kube drain "$node" --ignore-daemonsets --delete-emptydir-data --force --timeout=300s >&2 ||
+    log "drain of $node did not finish; upgrading it anyway"
+  move_held_packages "$package" kubelet kubectl
+  systemctl daemon-reload
+  systemctl restart kubelet
+  kube uncordon "$node" >&2
+  release_upgrade_lock
+  log "$node upgraded to $version"
+}
+
+readonly CONTROL_PLANE_TAINT=node-role.kubernetes.io/control-plane:NoSchedule
+
+# Sets the control-plane taint on a node, or lifts it: arguments, the node and "true" when the
+# control planes take workloads (a lab without workers).
+control_plane_taint() {
+  if [ "$2" = true ]; then
+    kube taint node "$1" "$CONTROL_PLANE_TAINT-" >/dev/null 2>&1 || true
+  else
+    kube taint node "$1" "$CONTROL_PLANE_TAINT" --overwrite >/dev/null
+  fi
+}
+
+# Drains and deletes a node when the API server answers; a lab has no disruption budget worth
+# waiting for: what can be evicted is, then it goes on.
+leave_cluster() {
+  local node="$1"
+  if kube get node "$node" >/dev/null 2>&1; then
+    kube drain "$node" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s >&2 ||
+      log "drain of $node did not finish; deleting the node anyway"
+    kube delete node "$node" --ignore-not-found >&2 || log "could not delete node $node; reset goes on"
+  else
+    log "node $node is not registered, or the API server does not answer: nothing to drain"
+  fi
+}
+
+# --- kube-vip: the virtual IP of several control planes --------------------------------------
+
+# The interface that holds an address of this host (an IPv4 address, or a name for one).
+interface_holding() {
+  local ip
+  ip=$(getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }')
+  [ -n "$ip" ] || return 0
+  ip -o -4 addr show | awk -v ip="$ip" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }'
+}
+
+# Writes kube-vip's static pod with the host's values in its placeholders (components/kubeVip.ts).
+# Arguments: the manifest (nothing to do when empty), the host's address, the interface or empty
+# (the one holding the address), the kubeconfig kube-vip uses.
+write_kube_vip() {
+  local manifest="$1" address="$2" interface="$3" kubeconfig="$4"
+  [ -n "$manifest" ] || return 0
+  if [ -z "$interface" ]; then
+    interface=$(interface_holding "$address")
+    [ -n "$interface" ] || die "no interface of this host holds $address; set k8s-lab:controlPlane.vipInterface to the one kube-vip should put the virtual IP on"
+  fi
+  ip link show "$interface" >/dev/null 2>&1 || die "this host has no interface $interface (k8s-lab:controlPlane.vipInterface)"
+  manifest=${manifest//@VIP_INTERFACE@/$interface}
+  manifest=${manifest//@KUBECONFIG@/$kubeconfig}
+  printf '%s\n' "$manifest" | write_if_changed /etc/kubernetes/manifests/kube-vip.yaml 0600 || true
+}
+
+# Takes the virtual IP off this host if kube-vip left it here: a reset stops kube-vip, which
+# may not get to release it, and another control plane's kube-vip takes it over.
+drop_vip() {
+  local vip="$1" interface
+  [ -n "$vip" ] || return 0
+  while read -r interface; do
+    ip addr del "$vip/32" dev "$interface" 2>/dev/null && log "took the virtual IP $vip off $interface"
+  done < <(ip -o -4 addr show | awk -v vip="$vip" '{ split($4, a, "/"); if (a[1] == vip) print $2 }')
 }
 
 # Removes only the iptables rules and chains that Kubernetes, kube-proxy and the CNI plugins
@@ -278,11 +460,15 @@ empty_dir_safely() {
 # Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean (among them the
 # etcd data a restore kept aside, which holds every Secret). Pod volumes are unmounted first,
 # so neither kubeadm nor rm can reach into an NFS export through them.
+# A control plane whose etcd member was removed first sets reset_skip_phases=remove-etcd-member.
+reset_skip_phases=""
 node_reset() {
+  local skip=()
+  [ -z "$reset_skip_phases" ] || skip=("--skip-phases=$reset_skip_phases")
   unmount_under /var/lib/kubelet
   if command -v kubeadm >/dev/null; then
-    timeout 180 kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock >/dev/null 2>&1 ||
-      timeout 180 kubeadm reset -f >/dev/null 2>&1 || true
+    timeout 180 kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock "${skip[@]}" >/dev/null 2>&1 ||
+      timeout 180 kubeadm reset -f "${skip[@]}" >/dev/null 2>&1 || true
   fi
   systemctl stop kubelet 2>/dev/null || true
   empty_dir_safely /var/lib/kubelet

@@ -42,7 +42,8 @@ describe("cluster graph", function () {
                 assert.ok(g.dependsOn(`lab-${w}-join`, "lab-cp1-kubeconfig"));
                 const join = g.byName(`lab-${w}-join`);
                 assert.strictEqual(join.inputs.connection.host, w === "worker1" ? "192.168.56.11" : "192.168.56.12", "the join runs on the worker");
-                assert.match(join.inputs.stdin, /kubeadm token create --kubeconfig "\$admin_file" --ttl "\$JOIN_TOKEN_TTL"/);
+                assert.match(join.inputs.stdin, /kubeadm token create --kubeconfig "\$1" --ttl "\$3"/);
+                assert.match(join.inputs.stdin, /join_command "\$admin_file" "\$NODE_NAME" "\$JOIN_TOKEN_TTL"/);
                 assert.match(join.inputs.stdin, /^JOIN_TOKEN_TTL='10m'$/m);
                 assert.ok(!g.resources.some((r) => r.name.endsWith("-join-command")), "no join command is ever stored");
             }
@@ -56,7 +57,8 @@ describe("cluster graph", function () {
 
         it("drains and deletes a node before its host is reset, in the worker's own remove", () => {
             const join = g.byName("lab-worker1-join");
-            assert.match(join.inputs.stdin, /remove\(\) \{\n  open_admin_kubeconfig\n  if kube get node "\$NODE_NAME"[^]*kube drain "\$NODE_NAME"[^]*kube delete node[^]*node_reset/);
+            assert.match(join.inputs.stdin, /leave_cluster\(\) \{\n  local node="\$1"\n  if kube get node "\$node"[^]*kube drain "\$node"[^]*kube delete node/);
+            assert.match(join.inputs.stdin, /remove\(\) \{\n  open_admin_kubeconfig "\$ADMIN_KUBECONFIG"\n  leave_cluster "\$NODE_NAME"\n  node_reset\n/);
             assert.strictEqual(join.inputs.delete, "sudo -n bash -s -- remove");
             // Pulumi deletes dependents first: the join (drain, reset) before prep (remove).
             assert.ok(g.dependsOn("lab-worker1-join", "lab-worker1-prep"));

@@ -92,8 +92,12 @@ describe("configuration", () => {
         it("no control-plane host", () => {
             expectProblem(hosts({ name: "w1", address: "10.0.0.2", roles: ["worker"] }), "hosts", /no host has the control-plane role/);
         });
-        it("several control-plane hosts", () => {
-            expectProblem(hosts(cp, { name: "cp2", address: "192.168.56.20", roles: ["control-plane"] }), "hosts", /2 hosts have the control-plane role \(cp1, cp2\)/);
+        it("an even number of control-plane hosts", () => {
+            expectProblem(
+                guideLab({ hosts: [cp, { name: "cp2", address: "192.168.56.20", roles: ["control-plane"] }], controlPlane: { vip: "192.168.56.9" } }),
+                "hosts",
+                /2 hosts have the control-plane role \(cp1, cp2\); etcd needs a majority[^]*give the role to 1 or 3 hosts/,
+            );
         });
         it("duplicate names", () => {
             expectProblem(hosts(cp, { name: "cp1", address: "192.168.56.20", roles: ["worker"] }), "hosts", /two hosts have the name "cp1"/);
@@ -325,6 +329,50 @@ describe("configuration", () => {
             expectProblem(k8s({ ignorePreflightErrors: [""] }), "kubernetes.ignorePreflightErrors[0]", /must be a non-empty string: a check's name, such as SystemVerification/);
             expectProblem(k8s({ ignorePreflightErrors: ["Swap", "Mem", "Swap"] }), "kubernetes.ignorePreflightErrors[2]", /"Swap" is listed twice; list each check once/);
             expectProblem(k8s({ ignorePreflightErrors: "SystemVerification" }), "kubernetes.ignorePreflightErrors", /must be a list of kubeadm preflight check names/);
+        });
+    });
+
+    describe("a highly available control plane", () => {
+        const three = [cp, { name: "cp2", address: "192.168.56.20", roles: ["control-plane"] }, { name: "cp3", address: "192.168.56.30", roles: ["control-plane"] }];
+        const ha = (extra: Partial<RawConfig> = {}) => guideLab({ hosts: [...three, { name: "w1", address: "192.168.56.11", roles: ["worker"] }], controlPlane: { vip: "192.168.56.9" }, ...extra });
+
+        it("takes three control planes behind a virtual IP, the first one first, the virtual IP as the endpoint", () => {
+            const c = validateConfig(ha());
+            assert.deepStrictEqual(c.controlPlanes.map((h) => h.name), ["cp1", "cp2", "cp3"]);
+            assert.strictEqual(c.controlPlane.name, "cp1");
+            assert.deepStrictEqual(c.vip, { address: "192.168.56.9", interface: undefined });
+            assert.strictEqual(c.kubernetes.controlPlaneEndpoint, "192.168.56.9");
+            assert.deepStrictEqual(c.workers.map((h) => h.name), ["w1"]);
+        });
+        it("takes a virtual IP with one control plane, so that more can join later without a new cluster", () => {
+            const c = validateConfig(guideLab({ controlPlane: { vip: "192.168.56.9", vipInterface: "eth1" } }));
+            assert.deepStrictEqual(c.vip, { address: "192.168.56.9", interface: "eth1" });
+            assert.strictEqual(c.kubernetes.controlPlaneEndpoint, "192.168.56.9");
+        });
+        it("keeps one control plane without a virtual IP as it was", () => {
+            const c = validateConfig(guideLab());
+            assert.strictEqual(c.vip, undefined);
+            assert.strictEqual(c.kubernetes.controlPlaneEndpoint, "192.168.56.10");
+        });
+        it("reports several control planes without a virtual IP", () => {
+            expectProblem(guideLab({ hosts: three }), "controlPlane.vip", /is required with 3 control planes/);
+        });
+        it("reports a virtual IP that is a host's address, or inside a subnet", () => {
+            expectProblem(ha({ controlPlane: { vip: "192.168.56.20" } }), "controlPlane.vip", /is host cp2's address/);
+            expectProblem(ha({ controlPlane: { vip: "10.96.0.9" } }), "kubernetes.serviceSubnet", /contains the virtual IP \(controlPlane\.vip\) 10\.96\.0\.9/);
+        });
+        it("reports a virtual IP that is not an IPv4 address, and a bad interface", () => {
+            expectProblem(ha({ controlPlane: { vip: "vip.example.com" } }), "controlPlane.vip", /is not an IPv4 address/);
+            expectProblem(ha({ controlPlane: { vip: "fd00::9" } }), "controlPlane.vip", /IPv6 is not supported/);
+            expectProblem(ha({ controlPlane: { vip: "192.168.56.9", vipInterface: "eth 1" } }), "controlPlane.vipInterface", /is not a network interface name/);
+            expectProblem(ha({ controlPlane: { vip: "192.168.56.9", typo: 1 } }), "controlPlane", /unknown setting; known settings are vip, vipInterface/);
+        });
+        it("reports an interface without a virtual IP", () => {
+            expectProblem(guideLab({ controlPlane: { vipInterface: "eth1" } }), "controlPlane.vipInterface", /has no effect without controlPlane\.vip/);
+        });
+        it("reports an endpoint address other than the virtual IP, and takes a name for it", () => {
+            expectProblem(ha({ kubernetes: { controlPlaneEndpoint: "192.168.56.10" } }), "kubernetes.controlPlaneEndpoint", /is not controlPlane\.vip \(192\.168\.56\.9\)/);
+            assert.strictEqual(validateConfig(ha({ kubernetes: { controlPlaneEndpoint: "api.lab.example" } })).kubernetes.controlPlaneEndpoint, "api.lab.example");
         });
     });
 });

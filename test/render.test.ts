@@ -83,7 +83,7 @@ describe("scripts", () => {
             assert.ok(text.includes("node_reset()"), "lib.sh is inlined");
             assert.match(text, /^\{\nset -euo pipefail\n/m);
             assert.match(text, /\n\} <\/dev\/null\n$/);
-            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: ["cluster name k8s-lab"], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu" });
+            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: ["cluster name k8s-lab"], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu", nodeAddress: "192.168.56.10" });
             const worker = workerScript({ nodeName: "w1", kubernetes: lab.kubernetes, joinTokenTtl: "10m", adminKubeconfig: fakeKubeconfig });
             for (const rendered of [text, cp, worker]) {
                 assert.strictEqual(shellcheck(rendered), "", "rendered script must be shellcheck-clean");
@@ -115,13 +115,14 @@ describe("scripts", () => {
 
         it("give kubeadm join, upgrade apply and upgrade node the checks to skip as one flag", () => {
             const c = validateConfig(guideLab({ kubernetes: { ignorePreflightErrors: ["SystemVerification", "Swap"] } }));
-            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: c.kubernetes, singleNode: false, user: "ubuntu" });
+            const cp = controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: c.kubernetes, singleNode: false, user: "ubuntu", nodeAddress: "192.168.56.10" });
             const worker = workerScript({ nodeName: "w1", kubernetes: c.kubernetes, joinTokenTtl: "10m", adminKubeconfig: fakeKubeconfig });
             for (const rendered of [cp, worker]) assert.match(rendered, /^IGNORE_PREFLIGHT_ERRORS='SystemVerification,Swap'$/m);
             assert.match(cp, /kubeadm upgrade apply "v\$K8S_VERSION" -y "\$\{skip_checks\[@\]\}"/);
-            assert.match(worker, /"\$\{join\[@\]\}" --node-name "\$NODE_NAME" "\$\{skip_checks\[@\]\}"/);
-            assert.match(worker, /kubeadm upgrade node "\$\{skip_checks\[@\]\}"/);
-            assert.match(controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu" }), /^IGNORE_PREFLIGHT_ERRORS=''$/m);
+            assert.match(worker, /run_join "\$admin_file" "\$\(token_id "\$printed"\)" "\$\{join\[@\]\}" --node-name "\$NODE_NAME" "\$\{skip_checks\[@\]\}"/);
+            assert.match(worker, /upgrade_node "\$NODE_NAME" "\$K8S_VERSION" "\$K8S_PACKAGE_VERSION" "\$\{skip_checks\[@\]\}"/);
+            assert.match(worker, /kubeadm upgrade node "\$@"/);
+            assert.match(controlPlaneScript({ kubeadmConfig: "x: 1", identity: [], nodeName: "cp1", kubernetes: lab.kubernetes, singleNode: false, user: "ubuntu", nodeAddress: "192.168.56.10" }), /^IGNORE_PREFLIGHT_ERRORS=''$/m);
         });
 
         it("make no flag of no checks, and one of several, under set -u", () => {

@@ -64,6 +64,7 @@ export function controlPlaneStep(config: LabConfig): string {
         kubernetes: config.kubernetes,
         singleNode: false,
         user: "lab",
+        nodeAddress: config.controlPlane.address,
     });
 }
 

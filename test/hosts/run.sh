@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tier 3: boots the real test hosts, runs test/hosts/*.spec.ts on them with stand-in Kubernetes
-# packages, then boots two again able to run real Kubernetes, built from Go modules (or taken
-# from the cache, test/kube/build.sh), and runs test/kube/*.spec.ts on them; tears everything
-# down, also on failure or interruption. Ends with "hosts: N passed, N failed".
+# packages, then boots hosts able to run real Kubernetes, built from Go modules (or taken from
+# the cache, test/kube/build.sh), twice: a control plane and two workers (test/kube/cluster.spec.ts),
+# then three control planes and a worker (test/kube/ha.spec.ts); tears everything down, also
+# on failure or interruption. Ends with "hosts: N passed, N failed".
 # Where the hosts cannot run (not root, no systemd-nspawn) it says so and passes nothing; in CI
 # (CI=true) that is a failure, because there they must run. K8S_LAB_HOST_TESTS=skip skips them
 # on purpose (the GitHub workflow does, its runners being no place for nspawn machines).
@@ -37,12 +38,18 @@ elif ! test/kube/build.sh "$version"; then
   failed=$((failed + 1))
 else
   echo "hosts: real Kubernetes $version built or found in the cache in $((SECONDS - started)) s"
-  if testbed_up --kubernetes "$version" cp1 worker1 worker2; then
-    testbed_mocha test/kube/.mocharc.json
-    passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
-  else
-    failed=$((failed + 1))
-  fi
+  # A control plane and two workers, then three control planes behind a virtual IP and a worker.
+  for spec in "test/kube/.mocharc.json cp1 worker1 worker2" "test/kube/ha.mocharc.json cp1 cp2 cp3 worker1"; do
+    read -r config names <<<"$spec"
+    # shellcheck disable=SC2086 # the machines' names
+    if testbed_up --kubernetes "$version" $names; then
+      testbed_mocha "$config"
+      passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
+    else
+      failed=$((failed + 1))
+    fi
+    testbed_down
+  done
 fi
 echo "hosts: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

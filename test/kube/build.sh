@@ -17,6 +17,8 @@
 #   coredns     github.com/coredns/coredns at the version kubeadm asks for
 #   cni         github.com/containernetworking/plugins (bridge, host-local, loopback, portmap)
 #   crictl      sigs.k8s.io/cri-tools (1.35.0 is not served: 1.34.0, named in the README)
+#   kube-vip    github.com/kube-vip/kube-vip at the version the lab pins (components/versions.ts),
+#               for the highly available control plane's virtual IP
 #   netfilter   Debian's iptables, nftables and conntrack with their libraries, for kube-proxy's
 #               image (its iptables mode runs them)
 #   tools       test/kube/tools: pause and imagetool
@@ -32,6 +34,7 @@ cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 
 cni_version=1.9.1
 crictl_version=1.34.0
+kube_vip_version=$(cd "$repo" && node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/versions").kubeVip.version)')
 revision=1.1
 netfilter_packages=(iptables conntrack nftables)
 
@@ -132,6 +135,15 @@ build_crictl() {
   go_install . "$dir/bin" "-X sigs.k8s.io/cri-tools/pkg/version.Version=v$crictl_version" sigs.k8s.io/cri-tools/cmd/crictl
 }
 
+build_kube_vip() {
+  local dir=$1
+  wrapper_module "$dir/src" k8s-lab/kube/kube-vip github.com/kube-vip/kube-vip
+  cd "$dir/src"
+  go mod edit -require "github.com/kube-vip/kube-vip@$kube_vip_version"
+  go mod tidy
+  go_install . "$dir/bin" "-X main.Version=$kube_vip_version" github.com/kube-vip/kube-vip
+}
+
 # Debian's packages of the netfilter tools and the libraries they load, unpacked into one root
 # with its own linker cache; each tool is checked to find every library there.
 build_netfilter() {
@@ -167,6 +179,8 @@ cni_dir=$cache/cni-v$cni_version
 piece "cni v$cni_version" "$cni_dir" "cni $cni_version $go_version" build_cni
 crictl_dir=$cache/crictl-v$crictl_version
 piece "crictl v$crictl_version" "$crictl_dir" "crictl $crictl_version $go_version" build_crictl
+kube_vip_dir=$cache/kube-vip-$kube_vip_version
+piece "kube-vip $kube_vip_version" "$kube_vip_dir" "kube-vip $kube_vip_version $go_version" build_kube_vip
 
 # --- packages ----------------------------------------------------------------------------------
 # deb NAME VERSION DEPENDS OUT-DIR: builds $work/NAME into OUT-DIR/NAME_VERSION-1.1_amd64.deb.
@@ -251,6 +265,7 @@ release_piece() {
     "$etcd_dir/bin/etcdctl=/usr/local/bin/etcdctl" "$etcd_dir/bin/etcdutl=/usr/local/bin/etcdutl"
   image "$registry/coredns/coredns:v$coredns_version" -entrypoint /coredns "$coredns_dir/bin/coredns=/coredns"
   image "$registry/pause:$pause_version" -entrypoint /pause "$tools_dir/bin/pause=/pause"
+  image "ghcr.io/kube-vip/kube-vip:$kube_vip_version" -entrypoint /kube-vip "$kube_vip_dir/bin/kube-vip=/kube-vip"
   (cd "$dir" && sha256sum debs/* images/* >SHA256SUMS)
 }
 
@@ -272,7 +287,7 @@ for version in "$@"; do
   coredns_dir=$cache/coredns-v$coredns_version
   piece "coredns v$coredns_version" "$coredns_dir" "coredns $coredns_version $go_version" build_coredns
   piece "release v$version" "$cache/release-v$version" \
-    "release $version etcd $etcd_tag coredns $coredns_version pause $pause_version cni $cni_version crictl $crictl_version $tools_hash ${netfilter_dir##*/} $(sha256sum "$0" | cut -c1-12)" \
+    "release $version etcd $etcd_tag coredns $coredns_version pause $pause_version cni $cni_version crictl $crictl_version kube-vip $kube_vip_version $tools_hash ${netfilter_dir##*/} $(sha256sum "$0" | cut -c1-12)" \
     release_piece
 done
 echo "kubernetes ready in $((SECONDS - total_start))s: $cache/release-v{$(IFS=,; echo "$*")}"

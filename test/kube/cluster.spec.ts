@@ -19,7 +19,7 @@ import { asRoot } from "../../components/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/scripts";
 import { joinTokenTtl } from "../../components/workerNode";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
-import { bridgeNetwork, realRawConfig, realVersion } from "./real";
+import { bridgeNetwork, ok, readyNodes as nodesReady, realRawConfig, realVersion, until } from "./real";
 
 const config: LabConfig = validateConfig(realRawConfig());
 const { cp1, worker1, worker2 } = hosts;
@@ -29,10 +29,6 @@ const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, 
 const init = controlPlaneStep(config);
 const cache = process.env.K8S_LAB_KUBE_CACHE ?? "/var/cache/k8s-lab-kube";
 const figures: Record<string, number> = {};
-
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
-    assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
-}
 
 const kubectl = (args: string) => root(cp1, `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`);
 
@@ -47,17 +43,7 @@ async function workerStep(host: TestHost, action: "apply" | "remove"): Promise<v
     ok(await step(host, script, action), `worker ${action} on ${host.name}`);
 }
 
-/** Polls `check` every second until it holds, up to `seconds`; returns how long it took. */
-async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<number> {
-    const started = Date.now();
-    while (Date.now() - started < seconds * 1000) {
-        if (await check().catch(() => false)) return (Date.now() - started) / 1000;
-        await new Promise((r) => setTimeout(r, 1000));
-    }
-    throw new Error(`${what}: not within ${seconds} s`);
-}
-
-const readyNodes = async () => (await kubectl(`get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}'`)).trim();
+const readyNodes = () => nodesReady(kubectl);
 
 describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
     this.bail(true);

@@ -3,6 +3,7 @@
  * from Go modules, the lab configuration a user of such hosts writes, and the pod network the
  * harness lays in Calico's place.
  */
+import * as assert from "assert";
 import { RawConfig } from "../../components/config";
 import { hosts, keyFile, repoUrl, root, TestHost } from "../hosts/lab";
 
@@ -44,6 +45,34 @@ export function realRawConfig(): RawConfig {
 }
 
 /**
+ * Three control planes behind a virtual IP and a worker: test/hosts/run.sh boots them in this
+ * order, which gives them these addresses.
+ */
+export const haHosts = {
+    cp1: { name: "cp1", address: "10.213.0.11" },
+    cp2: { name: "cp2", address: "10.213.0.12" },
+    cp3: { name: "cp3", address: "10.213.0.13" },
+    worker1: { name: "worker1", address: "10.213.0.14" },
+};
+
+/** A free address on the test network, for kube-vip. */
+export const haVip = "10.213.0.100";
+
+/** The highly available lab on those hosts: kube-vip's image comes through the mirror of ghcr.io. */
+export function haRawConfig(): RawConfig {
+    const raw = realRawConfig();
+    return {
+        ...raw,
+        hosts: [
+            ...[haHosts.cp1, haHosts.cp2, haHosts.cp3].map((h) => ({ ...h, roles: ["control-plane"] })),
+            { ...haHosts.worker1, roles: ["worker"] },
+        ],
+        controlPlane: { vip: haVip },
+        mirrors: { kubernetesApt: repoUrl, registries: { "registry.k8s.io": [registryMirror], "ghcr.io": [registryMirror] } },
+    };
+}
+
+/**
  * The pod network in Calico's place (its images cannot be built here): the bridge plugin on
  * each node with host-local addresses from the node's podCIDR, and a route on every node to
  * each other node's podCIDR over the test network. Written only once the node has its podCIDR:
@@ -73,4 +102,24 @@ export async function bridgeNetwork(nodes: TestHost[], kubectl: (args: string) =
             return root(node, `mkdir -p /etc/cni/net.d && printf '%s\\n' '${conflist}' >/etc/cni/net.d/10-k8s-lab-test-bridge.conflist${routes ? ` && ${routes}` : ""}`);
         }),
     );
+}
+
+/** Fails with the command's output unless it exited 0. */
+export function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+    assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}
+
+/** Polls `check` every second until it holds, up to `seconds`; returns how long it took. */
+export async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < seconds * 1000) {
+        if (await check().catch(() => false)) return (Date.now() - started) / 1000;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`${what}: not within ${seconds} s`);
+}
+
+/** Nodes and their Ready condition, as `name=True name=False`. */
+export async function readyNodes(kubectl: (args: string) => Promise<string>): Promise<string> {
+    return (await kubectl(`get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}'`)).trim();
 }
