@@ -8,8 +8,10 @@
  *   @KUBECONFIG@     the kubeconfig kube-vip talks to the API server with: super-admin.conf
  *                    while `kubeadm init` runs (admin.conf has no rights until init binds
  *                    them, from kubeadm 1.29), admin.conf ever after and on joined hosts
- * kube-vip reaches the API server of its own host as `kubernetes:<port>` (the host alias
- * below), not through the virtual IP it is about to serve.
+ * kube-vip reaches the API server of its own host as `kubernetes:<port>` (`kubernetes_addr`,
+ * resolved by the host alias below), not through the virtual IP it is about to serve: from
+ * v1.2.2 it otherwise takes the kubeconfig's server, the virtual IP, and during init waits for
+ * an address only it can bring up.
  */
 import * as YAML from "yaml";
 import { VipSettings } from "./config";
@@ -38,6 +40,7 @@ export function kubeVipManifest(input: KubeVipInput): string {
         vip_renewdeadline: "3",
         vip_retryperiod: "1",
         address: input.vip.address,
+        kubernetes_addr: `kubernetes:${input.apiServerPort}`,
     };
     const pod = {
         apiVersion: "v1",

@@ -138,6 +138,7 @@ export function controlPlaneMemberScript(input: ControlPlaneMemberScriptInput): 
     return renderScript("control-plane-member", {
         NODE_NAME: input.nodeName,
         NODE_ADDRESS: input.nodeAddress,
+        API_SERVER_PORT: String(input.kubernetes.apiServerPort),
         K8S_VERSION: input.kubernetes.version,
         K8S_PACKAGE_VERSION: input.kubernetes.packageVersion,
         JOIN_TOKEN_TTL: input.joinTokenTtl,

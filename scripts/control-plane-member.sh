@@ -16,6 +16,7 @@
 # Parameters:
 #   NODE_NAME            the node name (the host's name in the configuration)
 #   NODE_ADDRESS         the host's address: its API server's advertise address (an IPv4 address)
+#   API_SERVER_PORT      the port its API server listens on, as the first control plane's
 #   K8S_VERSION          the lab's Kubernetes patch version, e.g. 1.37.1
 #   K8S_PACKAGE_VERSION  Debian version of kubelet/kubeadm/kubectl, e.g. 1.37.1-1.1
 #   JOIN_TOKEN_TTL       life of the join token this step makes, e.g. 10m
@@ -65,6 +66,7 @@ CONFIG
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: "$5"
+    bindPort: $API_SERVER_PORT
   certificateKey: "$4"
 CONFIG
 }
@@ -81,7 +83,7 @@ join() {
   token=$(sed -n -E 's/.*--token ([a-z0-9]{6}\.[a-z0-9]{16}).*/\1/p' <<<"$printed")
   hash=$(sed -n -E 's/.*--discovery-token-ca-cert-hash (sha256:[0-9a-f]+).*/\1/p' <<<"$printed")
   if [ -z "$token" ] || [ -z "$hash" ]; then die "the control plane's join command has no token or CA hash"; fi
-  advertise=$(getent ahostsv4 "$NODE_ADDRESS" | awk 'NR == 1 { print $1 }')
+  advertise=$(getent ahostsv4 "$NODE_ADDRESS" | awk 'NR == 1 { print $1 }') || true
   [ -n "$advertise" ] || die "$NODE_ADDRESS does not resolve to an IPv4 address on this host; the API server needs one to advertise"
   install -d -m 0700 "$LAB_STATE_DIR/kubeadm"
   remove_on_exit+=("$config")
@@ -89,7 +91,8 @@ join() {
   log "kubeadm join --control-plane as $NODE_NAME"
   run_join "$admin_file" "$(token_id "$printed")" kubeadm join --config "$config"
   rm -f "$config"
-  kube -n kube-system delete secret "$CERTIFICATE_KEY_SECRET" kubeadm-certs --ignore-not-found >/dev/null
+  kube -n kube-system delete secret "$CERTIFICATE_KEY_SECRET" --ignore-not-found >/dev/null
+  delete_uploaded_certificates
   write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" /etc/kubernetes/admin.conf
   wait_for_registration "$NODE_NAME"
   log "$NODE_NAME joined the control plane"
@@ -123,17 +126,23 @@ etcd_peer() {
     -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | grep -vx "$NODE_NAME" | head -n 1 || true
 }
 
-# Fails unless etcd keeps a quorum once this member is gone: of the members left, more than
-# half must be healthy. Prints the member's id, or nothing when it has none.
+# Fails unless etcd can remove this member and keep a quorum after: more than half of the
+# members must be healthy to agree to the removal, and more than half of those left after it.
+# Prints the member's id, or nothing when it has none.
 check_quorum() {
-  local peer="$1" members own total health healthy needed
+  local peer="$1" members own total health all healthy needed
   members=$(etcdctl_on "$peer" member list) || die "etcdctl member list on $peer failed; see the messages above"
   own=$(awk -F', ' -v name="$NODE_NAME" '$3 == name { print $1 " " $5 }' <<<"$members")
   [ -n "$own" ] || return 0
   total=$(grep -c . <<<"$members")
   health=$(etcdctl_on "$peer" endpoint health --cluster 2>&1) || true
+  all=$(grep -c ' is healthy' <<<"$health" || true)
   healthy=$(grep ' is healthy' <<<"$health" | grep -cvF "${own#* } is healthy" || true)
   needed=$(( (total - 1) / 2 + 1 ))
+  if [ "$all" -lt $((total / 2 + 1)) ]; then
+    die "etcd has $all healthy of $total members, fewer than the $((total / 2 + 1)) that must agree to remove $NODE_NAME's; nothing was changed. Bring the other control planes back (etcdctl endpoint health --cluster shows them), then run pulumi up again:
+$health"
+  fi
   if [ "$healthy" -lt "$needed" ]; then
     die "removing $NODE_NAME's etcd member would leave $healthy healthy of $((total - 1)) members, fewer than the $needed a quorum needs, and stop the cluster; nothing was changed. Bring the other control planes back (etcdctl endpoint health --cluster shows them), then run pulumi up again:
 $health"

@@ -343,6 +343,14 @@ upgrade_node() {
   log "$node upgraded to $version"
 }
 
+# Deletes the certificates `kubeadm init phase upload-certs` left in kube-system, with the
+# bootstrap token that owns them (kubeadm's timer for them: it would live two hours more).
+delete_uploaded_certificates() {
+  local owner
+  owner=$(kube -n kube-system get secret kubeadm-certs -o jsonpath='{.metadata.ownerReferences[0].name}' 2>/dev/null) || true
+  kube -n kube-system delete secret kubeadm-certs ${owner:+"$owner"} --ignore-not-found >/dev/null
+}
+
 readonly CONTROL_PLANE_TAINT=node-role.kubernetes.io/control-plane:NoSchedule
 
 # Sets the control-plane taint on a node, or lifts it: arguments, the node and "true" when the

@@ -48,6 +48,7 @@ describe("a highly available control plane", () => {
             assert.strictEqual(env.vip_interface, "@VIP_INTERFACE@");
             assert.deepStrictEqual(pod.spec.volumes, [{ name: "kubeconfig", hostPath: { path: "@KUBECONFIG@", type: "File" } }]);
             assert.deepStrictEqual(pod.spec.hostAliases, [{ ip: "127.0.0.1", hostnames: ["kubernetes"] }]);
+            assert.strictEqual(env.kubernetes_addr, "kubernetes:6443");
             const named = YAML.parse(kubeVipManifest({ vip: { address: "192.168.56.9", interface: "eth1" }, apiServerPort: 8443 }));
             const namedEnv = Object.fromEntries(named.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
             assert.strictEqual(namedEnv.vip_interface, "eth1");
