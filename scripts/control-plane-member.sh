@@ -120,10 +120,17 @@ etcdctl_on() {
     --cert="$ETCD_PKI/healthcheck-client.crt" --key="$ETCD_PKI/healthcheck-client.key" "$@"
 }
 
-# Another control plane whose etcd pod runs, empty when there is none.
+# Another control plane whose etcd answers, empty when there is none. A pod the API shows as
+# running may be gone (its node's API server is the one that is down), so each is asked.
 etcd_peer() {
-  kube -n kube-system get pods -l component=etcd --field-selector=status.phase=Running \
-    -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | grep -vx "$NODE_NAME" | head -n 1 || true
+  local node
+  while read -r node; do
+    if etcdctl_on "$node" endpoint health >/dev/null 2>&1; then
+      printf '%s\n' "$node"
+      return 0
+    fi
+  done < <(kube -n kube-system get pods -l component=etcd --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | grep -vx "$NODE_NAME" || true)
 }
 
 # Fails unless etcd can remove this member and keep a quorum after: more than half of the
@@ -150,14 +157,26 @@ $health"
   printf '%s\n' "${own%% *}"
 }
 
+# Whether the API server answers within a minute: the virtual IP may be moving just now.
+api_answers() {
+  local _
+  for _ in $(seq 1 12); do
+    kube get --raw=/readyz >/dev/null 2>&1 && return 0
+    sleep 5
+  done
+  return 1
+}
+
 remove() {
   open_admin_kubeconfig "$ADMIN_KUBECONFIG"
-  local peer member=""
-  peer=$(etcd_peer)
-  if [ -n "$peer" ]; then
+  local peer="" member=""
+  if api_answers; then
+    peer=$(etcd_peer)
+    [ -n "$peer" ] ||
+      die "no other control plane's etcd answers, so $NODE_NAME's may be the one that keeps etcd's quorum; nothing was changed. Bring the other control planes back (kubectl -n kube-system get pods -l component=etcd), then run pulumi up again"
     member=$(check_quorum "$peer")
   else
-    log "no other control plane's etcd answers through the API server: the etcd member of $NODE_NAME (if any) is left to kubeadm reset"
+    log "the API server does not answer: etcd's quorum cannot be checked, and $NODE_NAME's etcd member (if any) is left to kubeadm reset"
   fi
   leave_cluster "$NODE_NAME"
   if [ -n "$member" ]; then

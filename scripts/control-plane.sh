@@ -59,7 +59,24 @@ init() {
     die "kubeadm init failed (the host was reset, so the next pulumi up retries from scratch)"
   fi
   printf '%s\n' "$CLUSTER_IDENTITY" >"$CONFIG_DIR/identity"
+  kube_vip_to_admin_conf
+}
+
+# kube-vip moves to admin.conf once init has bound its rights. kubelet restarts its pod within
+# its file check period, and the virtual IP is gone until the new pod holds the lease again:
+# wait for that, so that nothing after this step (a join) finds the API server's address gone.
+kube_vip_to_admin_conf() {
+  [ -n "$KUBE_VIP_MANIFEST" ] || return 0
+  local before now="" _
+  before=$(crictl ps --state running --name '^kube-vip$' -q 2>/dev/null | head -n 1) || true
   write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" "$ADMIN_CONF"
+  for _ in $(seq 1 90); do
+    now=$(crictl ps --state running --name '^kube-vip$' -q 2>/dev/null | head -n 1) || true
+    [ -z "$now" ] || [ "$now" = "$before" ] || break
+    sleep 1
+  done
+  if [ -z "$now" ] || [ "$now" = "$before" ]; then log "kube-vip's pod did not restart within 90 s; see crictl ps -a --name kube-vip"; fi
+  api_ready
 }
 
 minor_of() { cut -d. -f1,2 <<<"$1"; }
