@@ -35,7 +35,8 @@ apply() {
   local key config="$LAB_STATE_DIR/kubeadm/upload-certs.yaml"
   key=$(kubeadm certs certificate-key)
   (umask 077 && with_certificate_key "$key" >"$config")
-  trap 'rm -f "$config"' EXIT
+  remove_on_exit+=("$config")
+  trap leave_script EXIT
   grep -q '^certificateKey: ' "$config" || die "$INIT_CONFIG has no InitConfiguration"
   if ! kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config "$config" >"$LAB_STATE_DIR/upload-certs.log" 2>&1; then
     sed -E 's/[0-9a-f]{64}/<key>/g' "$LAB_STATE_DIR/upload-certs.log" | tail -n 20 >&2

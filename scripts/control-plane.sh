@@ -67,15 +67,19 @@ init() {
 # wait for that, so that nothing after this step (a join) finds the API server's address gone.
 kube_vip_to_admin_conf() {
   [ -n "$KUBE_VIP_MANIFEST" ] || return 0
-  local before now="" _
+  local before now="" _ started=$SECONDS
   before=$(crictl ps --state running --name '^kube-vip$' -q 2>/dev/null | head -n 1) || true
   write_kube_vip "$KUBE_VIP_MANIFEST" "$NODE_ADDRESS" "$VIP_INTERFACE" "$ADMIN_CONF"
-  for _ in $(seq 1 90); do
+  for _ in $(seq 1 180); do
     now=$(crictl ps --state running --name '^kube-vip$' -q 2>/dev/null | head -n 1) || true
     [ -z "$now" ] || [ "$now" = "$before" ] || break
     sleep 1
   done
-  if [ -z "$now" ] || [ "$now" = "$before" ]; then log "kube-vip's pod did not restart within 90 s; see crictl ps -a --name kube-vip"; fi
+  if [ -z "$now" ] || [ "$now" = "$before" ]; then
+    log "kube-vip's pod did not restart within 3 minutes; see crictl ps -a --name kube-vip"
+  else
+    log "kube-vip's pod restarted on admin.conf in $((SECONDS - started)) s"
+  fi
   api_ready
 }
 

@@ -59,7 +59,7 @@ describe("scripts", () => {
             const used = new Set([...text.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
             const localConstants = new Set([...text.matchAll(/^readonly ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
             for (const u of used) {
-                if (["LAB_STATE_DIR", "BASH_SOURCE"].includes(u) || localConstants.has(u)) continue;
+                if (["LAB_STATE_DIR", "BASH_SOURCE", "SECONDS"].includes(u) || localConstants.has(u)) continue;
                 assert.ok(declared.includes(u), `${f} uses $${u} but does not declare it under # Parameters`);
             }
         }
