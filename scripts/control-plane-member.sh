@@ -157,6 +157,23 @@ $health"
   printf '%s\n' "${own%% *}"
 }
 
+# etcd refuses a removal ("unhealthy cluster") until the members left have been connected for
+# a few seconds, as after a member came back: it is asked again for a minute.
+remove_etcd_member() {
+  local peer="$1" member="$2" out _
+  for _ in $(seq 1 12); do
+    if out=$(etcdctl_on "$peer" member remove "$member" 2>&1); then
+      printf '%s\n' "$out" >&2
+      return 0
+    fi
+    case "$out" in
+      *"unhealthy cluster"*) sleep 5 ;;
+      *) printf '%s\n' "$out" >&2; die "etcdctl member remove failed on $peer; $NODE_NAME is drained and deleted but not reset: run pulumi up again" ;;
+    esac
+  done
+  die "etcd refused to remove $NODE_NAME's member for a minute (unhealthy cluster); $NODE_NAME is drained and deleted but not reset. Check etcdctl endpoint health --cluster, then run pulumi up again"
+}
+
 # Whether the API server answers within a minute: the virtual IP may be moving just now.
 api_answers() {
   local _
@@ -180,7 +197,7 @@ remove() {
   fi
   leave_cluster "$NODE_NAME"
   if [ -n "$member" ]; then
-    etcdctl_on "$peer" member remove "$member" >&2
+    remove_etcd_member "$peer" "$member"
     reset_skip_phases=remove-etcd-member
   fi
   node_reset

@@ -99,9 +99,10 @@ describe("a highly available control plane", () => {
 
         it("check etcd's quorum before anything is removed", () => {
             const remove = /\nremove\(\) \{\n([^]*?)\n\}\n/.exec(member)?.[1] ?? "";
-            const order = ["check_quorum", "leave_cluster", "member remove", "node_reset", "drop_vip"].map((step) => remove.indexOf(step));
+            const order = ["check_quorum", "leave_cluster", "remove_etcd_member", "node_reset", "drop_vip"].map((step) => remove.indexOf(step));
             assert.ok(order.every((i) => i >= 0), `every step is in remove():\n${remove}`);
             assert.deepStrictEqual([...order].sort((a, b) => a - b), order, "in this order");
+            assert.match(member, /remove_etcd_member\(\) \{[^]*etcdctl_on "\$peer" member remove "\$member"[^]*unhealthy cluster/);
         });
     });
 
