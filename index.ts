@@ -58,7 +58,8 @@ const storage =
         {
             settings: addons.nfs,
             server: config.nfsHost,
-            clients: config.hosts.filter((h) => h.roles.includes("control-plane") || h.roles.includes("worker")).map((h) => h.address),
+            // Control planes first, as before HA: a lab listing a worker first keeps its exports.
+            clients: [...config.controlPlanes, ...config.workers].map((h) => h.address),
             ssh: config.ssh,
             prepared: cluster.prepared[config.nfsHost.name],
             ...images,
