@@ -7,19 +7,20 @@
  *
  * Every layer is optional (k8s-lab:addons) and goes through the cluster's Kubernetes provider;
  * each waits for the layers before it, and destroy removes them before the cluster. This file
- * only wires components; each is a file of its own under components/.
+ * only wires components: the cluster's under components/cluster/, the layers under
+ * components/layers/, each a file of its own.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "./components/config";
-import { Cluster } from "./components/cluster";
-import { previousLab } from "./components/previousLab";
-import { preflight } from "./components/preflightRun";
-import { Calico } from "./components/calico";
-import { Ingress } from "./components/ingress";
-import { NfsStorage } from "./components/nfsStorage";
-import { Logging } from "./components/logging";
-import { Monitoring } from "./components/monitoring";
-import { Samples } from "./components/samples";
+import { loadConfig } from "./components/lib/config";
+import { Cluster } from "./components/cluster/cluster";
+import { previousLab } from "./components/lib/previousLab";
+import { preflight } from "./components/lib/preflightRun";
+import { Calico } from "./components/layers/calico";
+import { Ingress } from "./components/layers/ingress";
+import { NfsStorage } from "./components/layers/nfsStorage";
+import { Logging } from "./components/layers/logging";
+import { Monitoring } from "./components/layers/monitoring";
+import { Samples } from "./components/layers/samples";
 
 const config = loadConfig();
 const { addons, mirrors } = config;
@@ -79,7 +80,7 @@ const samples = addons.samples && ingress && new Samples("samples", { settings: 
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerEndpoint = cluster.endpoint;
 export const nodes = cluster.nodes;
-// Read back by the next preview (components/previousLab.ts).
+// Read back by the next preview (components/lib/previousLab.ts).
 export const kubernetesVersion = cluster.kubernetesVersion;
 export const clusterIdentity = cluster.identity;
 export const certificatesExpire = cluster.certificatesExpire;

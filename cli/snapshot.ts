@@ -22,9 +22,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, Host, rawConfig, SshSettings, validateConfig } from "../components/config";
-import { asRoot, shellQuote } from "../components/render";
-import { etcdSnapshotScript } from "../components/scripts";
+import { ConfigError, Host, rawConfig, SshSettings, validateConfig } from "../components/lib/config";
+import { asRoot, shellQuote } from "../components/lib/render";
+import { etcdSnapshotScript } from "../components/lib/scripts";
 import type { LabDeps } from "./lab";
 import { CliError } from "./pulumi";
 
@@ -89,7 +89,7 @@ export function parseSnapshotFileName(file: string): { lab: string; version: str
 export function remoteCommand(user: string, action: "save" | "restore"): string {
     if (action === "save") return asRoot(user, "bash -s -- save");
     // The snapshot follows the script on stdin; fd 3 keeps it for the script, whose own stdin
-    // is /dev/null (components/render.ts). sudo closes descriptors above 2, so the dup happens
+    // is /dev/null (components/lib/render.ts). sudo closes descriptors above 2, so the dup happens
     // inside it.
     return asRoot(user, `bash -c ${shellQuote("exec 3<&0 && exec bash -s -- restore")}`);
 }

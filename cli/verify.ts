@@ -7,7 +7,7 @@
  * The checks are plain functions of a `VerifyApi`, so the tests run them against recorded API
  * responses.
  */
-import { sampleImages } from "../components/versions";
+import { sampleImages } from "../components/lib/versions";
 import { CliError, PulumiRunner, pulumiRunner } from "./pulumi";
 
 /** What the checks need from the cluster and the UIs. */

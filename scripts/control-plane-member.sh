@@ -24,7 +24,7 @@
 #   CERTIFICATE_KEY_SECRET  the Secret in kube-system holding the certificate key for this join
 #   IGNORE_PREFLIGHT_ERRORS  kubeadm preflight checks to skip, comma-separated, or empty
 #   TAKES_WORKLOADS      true when the lab has no workers: the control planes carry no taint
-#   KUBE_VIP_MANIFEST    kube-vip's static pod (components/kubeVip.ts)
+#   KUBE_VIP_MANIFEST    kube-vip's static pod (components/lib/kubeVip.ts)
 #   VIP                  the virtual IP
 #   VIP_INTERFACE        the interface for it, or empty: the one that holds NODE_ADDRESS
 #   KUBECONFIG_USER      login user who also gets ~/.kube/config (the SSH user; root is skipped)

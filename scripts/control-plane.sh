@@ -18,7 +18,7 @@
 #   IGNORE_PREFLIGHT_ERRORS  kubeadm preflight checks to skip, comma-separated, or empty: init
 #                        reads them from KUBEADM_CONFIG, upgrade apply takes them as a flag
 #   NODE_ADDRESS         the host's address in the configuration
-#   KUBE_VIP_MANIFEST    kube-vip's static pod (components/kubeVip.ts) when the lab has a virtual
+#   KUBE_VIP_MANIFEST    kube-vip's static pod (components/lib/kubeVip.ts) when the lab has a virtual
 #                        IP, else empty: written before init with super-admin.conf (admin.conf has
 #                        no rights until init binds them), then with admin.conf
 #   VIP                  the virtual IP, or empty

@@ -2,7 +2,7 @@
 # Reads what a preview needs to know about a host before the lab touches it, and changes
 # nothing: no package lists, no files, no services, no kernel settings. The program runs it
 # at preview over SSH as root (sudo -n bash -s), one host at a time in parallel, and judges
-# the facts in components/preflight.ts. Run from the repository, give the parameters as
+# the facts in components/lib/preflight.ts. Run from the repository, give the parameters as
 # environment variables.
 #
 # It prints one fact a line, each a keyword and its values:

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
-import { shellQuote } from "../components/render";
-import { defaultKubernetesMinor, kubernetesReleases } from "../components/versions";
+import { shellQuote } from "../components/lib/render";
+import { defaultKubernetesMinor, kubernetesReleases } from "../components/lib/versions";
 import { evaluate, fakeKubeconfig, Graph, plainText } from "./harness";
 
 const COMMAND = "command:remote:Command";

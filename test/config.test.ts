@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ConfigError, RawConfig, validateConfig, versionWarnings } from "../components/config";
+import { ConfigError, RawConfig, validateConfig, versionWarnings } from "../components/lib/config";
 import { guideLab, testKey } from "./fixtures";
 
 /** Validates and returns the problems (none when valid). */

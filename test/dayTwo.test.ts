@@ -2,16 +2,16 @@
  * Day two, in the manner of pulumi-eks's step tests: the program evaluated before and after a
  * change, and each host step's inputs compared the way pulumi-command compares them (a new
  * trigger replaces, any other new input updates in place). The rules are those of
- * components/lifecycle.ts and the README's "Changing a lab".
+ * components/lib/lifecycle.ts and the README's "Changing a lab".
  */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { RawConfig, validateConfig } from "../components/config";
-import { componentConfiguration } from "../components/kubeadm";
-import { certificatesNotice, compareVersions, componentConfigurationNotice, identityChangeNotice, renewBefore, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lifecycle";
-import { scriptsDir } from "../components/render";
+import { RawConfig, validateConfig } from "../components/lib/config";
+import { componentConfiguration } from "../components/lib/kubeadm";
+import { certificatesNotice, compareVersions, componentConfigurationNotice, identityChangeNotice, renewBefore, stepChange, StepChange, versionMoveNotice, versionMoveProblem } from "../components/lib/lifecycle";
+import { scriptsDir } from "../components/lib/render";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
 import { evaluate, Graph } from "./harness";
 

@@ -1,5 +1,5 @@
 /** Configurations shared by the tests. */
-import type { RawConfig } from "../components/config";
+import type { RawConfig } from "../components/lib/config";
 
 /** A throwaway key: the tests only check that it is carried as a secret, never used. */
 export const testKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-ONLY-NOT-A-REAL-KEY\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -5,7 +5,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { RawConfig } from "../components/config";
+import type { RawConfig } from "../components/lib/config";
 
 /** The key Pulumi uses to mark a serialised secret. */
 const secretSig = "1b47061264138c4ac30d75fd1eb44270";

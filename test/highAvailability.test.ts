@@ -1,11 +1,11 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as YAML from "yaml";
-import { validateConfig } from "../components/config";
-import { kubeadmConfig } from "../components/kubeadm";
-import { kubeVipManifest } from "../components/kubeVip";
-import { certificateKeyScript, controlPlaneMemberScript } from "../components/scripts";
-import { kubeVip } from "../components/versions";
+import { validateConfig } from "../components/lib/config";
+import { kubeadmConfig } from "../components/lib/kubeadm";
+import { kubeVipManifest } from "../components/lib/kubeVip";
+import { certificateKeyScript, controlPlaneMemberScript } from "../components/lib/scripts";
+import { kubeVip } from "../components/lib/versions";
 import { guideLab } from "./fixtures";
 import { evaluate, fakeKubeconfig, Graph, plainText } from "./harness";
 

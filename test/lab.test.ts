@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { modeline } from "../components/schema";
+import { modeline } from "../components/lib/schema";
 import { createLab, formatRows, LabDeps, listLabs, NewLab, newLabConfig, parseLabArgs, removeLab, stackName } from "../cli/lab";
 import { CliError, PulumiResult } from "../cli/pulumi";
 import { testKey } from "./fixtures";

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import type { RawConfig } from "../components/config";
-import { charts, elasticStackVersion } from "../components/versions";
+import type { RawConfig } from "../components/lib/config";
+import { charts, elasticStackVersion } from "../components/lib/versions";
 import { guideLab } from "./fixtures";
 import { evaluate, Graph, plainText, Registration } from "./harness";
 

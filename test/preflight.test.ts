@@ -1,5 +1,5 @@
 /**
- * Preflight (components/preflight.ts): what runs for each host, how its answer is read, and
+ * Preflight (components/lib/preflight.ts): what runs for each host, how its answer is read, and
  * every rule that judges the answers. Plain functions, no Pulumi mocks. The script and the
  * local command also run here for real: the script only reads, and a stand-in `ssh` on PATH
  * runs the login's command on this machine.
@@ -9,7 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LabConfig, RawConfig, validateConfig } from "../components/config";
+import { LabConfig, RawConfig, validateConfig } from "../components/lib/config";
 import {
     classifySshFailure,
     HostCheck,
@@ -27,8 +27,8 @@ import {
     remoteCommand,
     requirements,
     supportedSystems,
-} from "../components/preflight";
-import { scriptsDir } from "../components/render";
+} from "../components/lib/preflight";
+import { scriptsDir } from "../components/lib/render";
 import { guideLab, testKey } from "./fixtures";
 
 const T = 1_800_000_000;

@@ -1,13 +1,13 @@
 /**
- * Preflight wired into the program (components/preflightRun.ts, index.ts), under Pulumi mocks:
+ * Preflight wired into the program (components/lib/preflightRun.ts, index.ts), under Pulumi mocks:
  * the invoke runs in a preview only, once a host, with the key where the command line cannot
  * show it; problems fail the preview with one message; hosts that do not answer do not.
  * The rules themselves are tested without mocks in test/preflight.test.ts.
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { RawConfig, validateConfig } from "../components/config";
-import { localCommand, preflightPlan } from "../components/preflight";
+import { RawConfig, validateConfig } from "../components/lib/config";
+import { localCommand, preflightPlan } from "../components/lib/preflight";
 import { guideLab, testKey } from "./fixtures";
 import { evaluate } from "./harness";
 

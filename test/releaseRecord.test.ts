@@ -11,7 +11,7 @@
  * new version's template sizes are listed here, and when the margin falls under 5%.
  */
 import * as assert from "assert";
-import { charts } from "../components/versions";
+import { charts } from "../components/lib/versions";
 
 /** Bytes of a Secret's data the API server accepts (k8s.io/api core/v1 MaxSecretSize). */
 const secretDataLimit = 1024 * 1024;

@@ -3,11 +3,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { validateConfig } from "../components/config";
-import { componentConfiguration, kubeadmConfig } from "../components/kubeadm";
-import { labOwnedFields } from "../components/schema";
-import { declaredParameters, renderScript, runCommand, scriptsDir, shellQuote } from "../components/render";
-import { controlPlaneScript, hostPrepScript, registryMirrorLines, workerScript } from "../components/scripts";
+import { validateConfig } from "../components/lib/config";
+import { componentConfiguration, kubeadmConfig } from "../components/lib/kubeadm";
+import { labOwnedFields } from "../components/lib/schema";
+import { declaredParameters, renderScript, runCommand, scriptsDir, shellQuote } from "../components/lib/render";
+import { controlPlaneScript, hostPrepScript, registryMirrorLines, workerScript } from "../components/lib/scripts";
 import { fakeKubeconfig } from "./harness";
 import { guideLab } from "./fixtures";
 
@@ -202,7 +202,7 @@ describe("kubeadm configuration", () => {
     it("keeps the lab's own fields, which configuration refuses to take from a stack", () => {
         const rendered = componentConfiguration(lab.kubernetes);
         for (const [component, document] of Object.entries(rendered) as [keyof typeof labOwnedFields, Record<string, unknown>][]) {
-            for (const field of Object.keys(document)) assert.ok(Object.hasOwn(labOwnedFields[component], field), `${component}.${field} is rendered by the lab but not refused in components/schema.ts labOwnedFields`);
+            for (const field of Object.keys(document)) assert.ok(Object.hasOwn(labOwnedFields[component], field), `${component}.${field} is rendered by the lab but not refused in components/lib/schema.ts labOwnedFields`);
         }
         const forced = componentConfiguration({ ...lab.kubernetes, kubeletConfiguration: { cgroupDriver: "cgroupfs" }, kubeProxyConfiguration: { metricsBindAddress: "127.0.0.1:10249" } });
         assert.strictEqual(forced.kubelet.cgroupDriver, "systemd");

@@ -4,8 +4,8 @@ import * as path from "path";
 import Ajv from "ajv";
 import * as fc from "fast-check";
 import * as YAML from "yaml";
-import { checkSchema, ConfigError, RawConfig, validateConfig } from "../components/config";
-import { modeline, sections, stackFileJsonSchema } from "../components/schema";
+import { checkSchema, ConfigError, RawConfig, validateConfig } from "../components/lib/config";
+import { modeline, sections, stackFileJsonSchema } from "../components/lib/schema";
 import { generated, renderReference, stackFilesWithoutModeline, withReference } from "../cli/schema";
 import { clusterOnly, guideLab, testKey } from "./fixtures";
 

@@ -22,8 +22,8 @@ import {
     spawnSsh,
     utcStamp,
 } from "../cli/snapshot";
-import { validateConfig } from "../components/config";
-import { etcdSnapshotScript } from "../components/scripts";
+import { validateConfig } from "../components/lib/config";
+import { etcdSnapshotScript } from "../components/lib/scripts";
 import { guideLab, testKey } from "./fixtures";
 
 function shellcheck(text: string): string {

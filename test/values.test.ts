@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { validateConfig } from "../components/config";
+import { validateConfig } from "../components/lib/config";
 import {
     calicoValues,
     csiDriverNfsValues,
@@ -13,8 +13,8 @@ import {
     kubePrometheusStackValues,
     traefikValues,
     Values,
-} from "../components/values";
-import { charts, defaultKubernetesMinor, kubernetesReleases, layerKubernetesSupport, untestedLayers } from "../components/versions";
+} from "../components/lib/values";
+import { charts, defaultKubernetesMinor, kubernetesReleases, layerKubernetesSupport, untestedLayers } from "../components/lib/versions";
 import { guideLab } from "./fixtures";
 
 /** Every key path a values object sets (objects are walked; arrays and scalars are leaves). */
@@ -355,7 +355,7 @@ describe("chart values", () => {
 
 describe("pinned versions", () => {
     it("name the source that attests each pin", () => {
-        const lines = fs.readFileSync(path.join(__dirname, "..", "components", "versions.ts"), "utf8").split("\n");
+        const lines = fs.readFileSync(path.join(__dirname, "..", "components", "lib", "versions.ts"), "utf8").split("\n");
         const pinLine = /^\s+"1\.\d+": "|version: "|^export const (kubernetesPackageRevision|containerdIoVersion|firstMinorNeedingContainerd2|elasticStackVersion|sampleImages) =/;
         const unattested: string[] = [];
         lines.forEach((line, i) => {

@@ -397,7 +397,7 @@ interface_holding() {
   ip -o -4 addr show | awk -v ip="$ip" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }'
 }
 
-# Writes kube-vip's static pod with the host's values in its placeholders (components/kubeVip.ts).
+# Writes kube-vip's static pod with the host's values in its placeholders (components/lib/kubeVip.ts).
 # Arguments: the manifest (nothing to do when empty), the host's address, the interface or empty
 # (the one holding the address), the kubeconfig kube-vip uses.
 write_kube_vip() {

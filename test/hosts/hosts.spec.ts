@@ -11,9 +11,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backupLab, restoreLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
-import { asRoot } from "../../components/render";
-import { certificatesScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/scripts";
-import { joinTokenTtl } from "../../components/workerNode";
+import { asRoot } from "../../components/lib/render";
+import { certificatesScript, hostPrepScript, nfsServerScript, workerScript } from "../../components/lib/scripts";
+import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { controlPlaneStep, elapsed, fingerprint, holds, hosts, repoUrl, root, ssh, stackStandIn, step, testConfig, testRawConfig, testVersion, TestHost } from "./lab";
 
 const config = testConfig();

@@ -5,12 +5,12 @@
  */
 import { spawn } from "child_process";
 import { PulumiRunner } from "../../cli/pulumi";
-import { LabConfig, RawConfig, validateConfig } from "../../components/config";
-import { kubeadmConfig } from "../../components/kubeadm";
-import { clusterIdentity } from "../../components/lifecycle";
-import { runCommand, shellQuote } from "../../components/render";
-import { controlPlaneScript } from "../../components/scripts";
-import { kubernetesReleases } from "../../components/versions";
+import { LabConfig, RawConfig, validateConfig } from "../../components/lib/config";
+import { kubeadmConfig } from "../../components/lib/kubeadm";
+import { clusterIdentity } from "../../components/lib/lifecycle";
+import { runCommand, shellQuote } from "../../components/lib/render";
+import { controlPlaneScript } from "../../components/lib/scripts";
+import { kubernetesReleases } from "../../components/lib/versions";
 
 export const keyFile = "/var/lib/k8s-lab-test/id_ed25519";
 export const repoUrl = "http://10.213.0.1:8080/core/v{minor}/deb/";

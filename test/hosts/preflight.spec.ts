@@ -1,6 +1,6 @@
 /**
  * Tier 3, preflight: scripts/preflight.sh on the real test hosts, over real SSH, as the
- * program runs it at preview (components/preflight.ts, components/preflightRun.ts). It must
+ * program runs it at preview (components/lib/preflight.ts, components/lib/preflightRun.ts). It must
  * answer every fact and change nothing: the spec compares a fingerprint of each host (files
  * under /etc, /usr, /var/lib, /srv, /opt, /root, /home, /tmp, with size, mode and modification
  * time; packages and holds; unit files; swap; the kernel settings the lab sets) before and
@@ -8,8 +8,8 @@
  */
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import { judge, localCommand, parseReading, preflightOutcome, preflightPlan, remoteCommand } from "../../components/preflight";
-import { validateConfig } from "../../components/config";
+import { judge, localCommand, parseReading, preflightOutcome, preflightPlan, remoteCommand } from "../../components/lib/preflight";
+import { validateConfig } from "../../components/lib/config";
 import { hosts, keyFile, root, ssh, testConfig, TestHost } from "./lab";
 
 const config = testConfig();

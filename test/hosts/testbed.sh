@@ -7,7 +7,7 @@
 # one before it, for an upgrade to move through.
 testbed_versions() {
   local latest
-  latest=$(node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/versions").kubernetesReleases["1.35"])')
+  latest=$(node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/lib/versions").kubernetesReleases["1.35"])')
   echo "${latest%.*}.$((${latest##*.} - 1)) $latest"
 }
 

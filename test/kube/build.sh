@@ -17,7 +17,7 @@
 #   coredns     github.com/coredns/coredns at the version kubeadm asks for
 #   cni         github.com/containernetworking/plugins (bridge, host-local, loopback, portmap)
 #   crictl      sigs.k8s.io/cri-tools (1.35.0 is not served: 1.34.0, named in the README)
-#   kube-vip    github.com/kube-vip/kube-vip at the version the lab pins (components/versions.ts),
+#   kube-vip    github.com/kube-vip/kube-vip at the version the lab pins (components/lib/versions.ts),
 #               for the highly available control plane's virtual IP
 #   netfilter   Debian's iptables, nftables and conntrack with their libraries, for kube-proxy's
 #               image (its iptables mode runs them)
@@ -34,7 +34,7 @@ cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 
 cni_version=1.9.1
 crictl_version=1.34.0
-kube_vip_version=$(cd "$repo" && node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/versions").kubeVip.version)')
+kube_vip_version=$(cd "$repo" && node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/lib/versions").kubeVip.version)')
 revision=1.1
 netfilter_packages=(iptables conntrack nftables)
 

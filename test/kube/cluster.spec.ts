@@ -14,10 +14,10 @@ import * as os from "os";
 import * as path from "path";
 import { backupLab, SnapshotDeps, spawnSsh } from "../../cli/snapshot";
 import { clusterApi, labChecks } from "../../cli/verify";
-import { LabConfig, validateConfig } from "../../components/config";
-import { asRoot } from "../../components/render";
-import { certificatesScript, hostPrepScript, workerScript } from "../../components/scripts";
-import { joinTokenTtl } from "../../components/workerNode";
+import { LabConfig, validateConfig } from "../../components/lib/config";
+import { asRoot } from "../../components/lib/render";
+import { certificatesScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
+import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
 import { bridgeNetwork, ok, readyNodes as nodesReady, realRawConfig, realVersion, until } from "./real";
 

@@ -10,12 +10,12 @@
  * mocha bails on the first failure.
  */
 import * as assert from "assert";
-import { LabConfig, validateConfig } from "../../components/config";
-import { kubeadmConfig } from "../../components/kubeadm";
-import { clusterIdentity } from "../../components/lifecycle";
-import { asRoot } from "../../components/render";
-import { certificateKeyScript, controlPlaneMemberScript, controlPlaneScript, hostPrepScript, workerScript } from "../../components/scripts";
-import { joinTokenTtl } from "../../components/workerNode";
+import { LabConfig, validateConfig } from "../../components/lib/config";
+import { kubeadmConfig } from "../../components/lib/kubeadm";
+import { clusterIdentity } from "../../components/lib/lifecycle";
+import { asRoot } from "../../components/lib/render";
+import { certificateKeyScript, controlPlaneMemberScript, controlPlaneScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
+import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { fingerprint, holds, root, ssh, step, TestHost } from "../hosts/lab";
 import { bridgeNetwork, haHosts, haRawConfig, haVip, ok, readyNodes, realVersion, until } from "./real";
 

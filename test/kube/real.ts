@@ -4,7 +4,7 @@
  * harness lays in Calico's place.
  */
 import * as assert from "assert";
-import { RawConfig } from "../../components/config";
+import { RawConfig } from "../../components/lib/config";
 import { hosts, keyFile, repoUrl, root, TestHost } from "../hosts/lab";
 
 /**

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, KubernetesSettings, MirrorSettings, SshSettings } from "./config";
-import { hostTriggers } from "./lifecycle";
-import { runCommand } from "./render";
-import { hostPrepScript } from "./scripts";
-import { isIpv4 } from "./net";
-import { connectionFor } from "./ssh";
+import { Host, KubernetesSettings, MirrorSettings, SshSettings } from "../lib/config";
+import { hostTriggers } from "../lib/lifecycle";
+import { runCommand } from "../lib/render";
+import { hostPrepScript } from "../lib/scripts";
+import { isIpv4 } from "../lib/net";
+import { connectionFor } from "../lib/ssh";
 
 export interface HostPrepArgs {
     /** The host to prepare. Required. */

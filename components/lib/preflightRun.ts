@@ -1,7 +1,7 @@
 /**
  * Preflight at preview: scripts/preflight.sh on every host, read-only, before anything
  * changes. It runs through command's `local.run`, an invoke, which the engine runs in a
- * preview too: one `ssh` login a host, in parallel, with the lab's key (components/preflight.ts
+ * preview too: one `ssh` login a host, in parallel, with the lab's key (components/lib/preflight.ts
  * says how, and judges what comes back; this file only runs it and reports).
  *
  * The key goes to the local command in its environment: invoke arguments are not kept in the

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, KubernetesSettings, SshSettings } from "./config";
-import { hostTriggers } from "./lifecycle";
-import { runCommand } from "./render";
-import { workerScript } from "./scripts";
-import { connectionFor } from "./ssh";
+import { Host, KubernetesSettings, SshSettings } from "../lib/config";
+import { hostTriggers } from "../lib/lifecycle";
+import { runCommand } from "../lib/render";
+import { workerScript } from "../lib/scripts";
+import { connectionFor } from "../lib/ssh";
 
 /** Life of the token a join makes for itself: it is used at once and deleted after. */
 export const joinTokenTtl = "10m";

@@ -25,7 +25,7 @@ export interface ComponentConfiguration {
 
 /**
  * The stack's fields over the lab's own. Configuration refuses a stack field the lab sets
- * (components/schema.ts `labOwnedFields`); spreading the lab's again keeps its values and its
+ * (components/lib/schema.ts `labOwnedFields`); spreading the lab's again keeps its values and its
  * fields first all the same.
  */
 function over(lab: Record<string, unknown>, stack: Record<string, unknown>): Record<string, unknown> {

@@ -4,7 +4,7 @@
  *
  * `validateConfig` is pure (the key files it reads come through `readFile`) and runs before any
  * resource is declared, in three steps:
- *   1. each `k8s-lab:` key against its part of the schema (components/schema.ts): shape,
+ *   1. each `k8s-lab:` key against its part of the schema (components/lib/schema.ts): shape,
  *      patterns, ranges, unknown keys, defaults;
  *   2. the rules that span settings (`rules` below), on the keys that passed step 1;
  *   3. what the program works out: the control plane, the defaults that follow other settings,
@@ -95,7 +95,7 @@ export interface LabConfig {
     mirrors: MirrorSettings;
     addons: AddonSettings;
     certificates: CertificateSettings;
-    /** Check the hosts at preview (components/preflightRun.ts). */
+    /** Check the hosts at preview (components/lib/preflightRun.ts). */
     preflight: boolean;
 }
 

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { CalicoSettings } from "./config";
-import { chartRelease, MirrorOptions } from "./chart";
-import { calicoValues, deepMerge } from "./values";
-import { charts } from "./versions";
+import { CalicoSettings } from "../lib/config";
+import { chartRelease, MirrorOptions } from "../lib/chart";
+import { calicoValues, deepMerge } from "../lib/values";
+import { charts } from "../lib/versions";
 
 export interface CalicoArgs extends MirrorOptions {
     /** Encapsulation and a `values` override for the tigera-operator chart. Required. */

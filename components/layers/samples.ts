@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { SamplesSettings } from "./config";
+import { SamplesSettings } from "../lib/config";
 import { UiRoutes } from "./ingress";
-import { MirrorOptions } from "./chart";
-import { uiHost, uiUrl } from "./values";
-import { sampleImages } from "./versions";
+import { MirrorOptions } from "../lib/chart";
+import { uiHost, uiUrl } from "../lib/values";
+import { sampleImages } from "../lib/versions";
 
 export interface SamplesArgs extends Pick<MirrorOptions, "imageRegistry"> {
     /** StorageClass of the content claim. Required. */

@@ -6,7 +6,7 @@
  * are due for renewal.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PreviousLab } from "./controlPlane";
+import { PreviousLab } from "../cluster/controlPlane";
 
 /** The outputs index.ts exports for this, by name. */
 export const previousOutputs = {

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { LoggingSettings } from "./config";
+import { LoggingSettings } from "../lib/config";
 import { UiRoutes } from "./ingress";
-import { chartRelease, MirrorOptions } from "./chart";
+import { chartRelease, MirrorOptions } from "../lib/chart";
 import {
     deepMerge,
     eckOperatorValues,
@@ -15,8 +15,8 @@ import {
     kibanaSpec,
     uiHost,
     uiUrl,
-} from "./values";
-import { charts, elasticStackVersion } from "./versions";
+} from "../lib/values";
+import { charts, elasticStackVersion } from "../lib/versions";
 
 export interface LoggingArgs extends MirrorOptions {
     /** StorageClass and size for Elasticsearch data, and a `values` override for Fluent Bit. Required. */

@@ -1,6 +1,6 @@
 /**
  * One function a host script: each turns typed settings into that script's parameters and
- * renders it (components/render.ts). Pure, and tested without mocks.
+ * renders it (components/lib/render.ts). Pure, and tested without mocks.
  */
 import { KubernetesSettings, MirrorSettings, VipSettings } from "./config";
 import { kubeVipManifest } from "./kubeVip";
@@ -39,7 +39,7 @@ function preflightChecksFlag(k8s: KubernetesSettings): string {
 export interface ControlPlaneScriptInput {
     /** The rendered kubeadm configuration. */
     kubeadmConfig: string;
-    /** The cluster's identity lines (components/lifecycle.ts). */
+    /** The cluster's identity lines (components/lib/lifecycle.ts). */
     identity: string[];
     nodeName: string;
     kubernetes: KubernetesSettings;

@@ -329,7 +329,7 @@ export function kubePrometheusStackValues(monitoring: MonitoringSettings, ingres
             ingress: ui("alertmanager"),
             alertmanagerSpec: { storage: claim("1Gi") },
         },
-        // The metrics ports the kubeadm configuration binds beyond 127.0.0.1 (components/kubeadm.ts).
+        // The metrics ports the kubeadm configuration binds beyond 127.0.0.1 (components/lib/kubeadm.ts).
         kubeControllerManager: { enabled: true, service: { port: 10257, targetPort: 10257 }, serviceMonitor: { https: true, insecureSkipVerify: true } },
         kubeScheduler: { enabled: true, service: { port: 10259, targetPort: 10259 }, serviceMonitor: { https: true, insecureSkipVerify: true } },
         kubeEtcd: { enabled: true, service: { port: 2381, targetPort: 2381 } },

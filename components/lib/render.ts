@@ -11,7 +11,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 
-export const scriptsDir = path.join(__dirname, "..", "scripts");
+export const scriptsDir = path.join(__dirname, "..", "..", "scripts");
 
 const sourceLib = /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\.sh"\n/m;
 const preamble = /^#!\/usr\/bin\/env bash\n(#.*\n)*set -euo pipefail\n(# shellcheck source=.*\n)?/;

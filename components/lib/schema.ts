@@ -1,10 +1,10 @@
 /**
  * The shape of a lab's stack configuration, written once. From this zod schema come the types
- * the components receive (through components/config.ts), the checks and defaults at preview,
+ * the components receive (through components/lib/config.ts), the checks and defaults at preview,
  * the JSON Schema editors use (`schema/k8s-lab.schema.json`, `npm run schema`) and the README's
  * configuration reference. A check a JSON Schema can express is written here as a pattern, a
  * range or an enum, so that the editor flags what the preview would; the rules that span
- * settings live in components/config.ts.
+ * settings live in components/lib/config.ts.
  *
  * Messages never echo a secret: the fields that hold one have messages that do not quote the
  * value, and a map key is never quoted when it carries credentials.
@@ -398,7 +398,7 @@ function isPlainJson(v: unknown): boolean {
 const jsonValue = z.unknown().refine(isPlainJson, { error: "must be a plain JSON value (null, true or false, a number, a string, or a list or object of them)" });
 
 /**
- * Fields merged over a component configuration the lab renders (components/kubeadm.ts): any
+ * Fields merged over a component configuration the lab renders (components/lib/kubeadm.ts): any
  * plain JSON value under a field name, and none of the fields the lab owns.
  */
 function componentConfiguration(kind: string, component: keyof typeof labOwnedFields, example: string, description: string) {
@@ -752,7 +752,7 @@ export function stackFileJsonSchema(): Json {
     return {
         $schema: "http://json-schema.org/draft-07/schema#",
         title: `${project} stack file (Pulumi.<stack>.yaml)`,
-        description: `Generated from components/schema.ts by \`npm run schema\`. The lab's settings are the config keys under ${project}:.`,
+        description: `Generated from components/lib/schema.ts by \`npm run schema\`. The lab's settings are the config keys under ${project}:.`,
         type: "object",
         properties: {
             config: {

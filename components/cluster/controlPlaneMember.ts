@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, KubernetesSettings, SshSettings, VipSettings } from "./config";
-import { hostTriggers } from "./lifecycle";
-import { runCommand } from "./render";
-import { certificateKeyScript, controlPlaneMemberScript } from "./scripts";
-import { connectionFor } from "./ssh";
+import { Host, KubernetesSettings, SshSettings, VipSettings } from "../lib/config";
+import { hostTriggers } from "../lib/lifecycle";
+import { runCommand } from "../lib/render";
+import { certificateKeyScript, controlPlaneMemberScript } from "../lib/scripts";
+import { connectionFor } from "../lib/ssh";
 import { joinTokenTtl } from "./workerNode";
 
 export interface ControlPlaneMemberArgs {

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, KubernetesSettings, SshSettings, VipSettings } from "./config";
-import { ComponentConfiguration, componentConfiguration, kubeadmConfig } from "./kubeadm";
-import { certificatesNotice, clusterIdentity, componentConfigurationNotice, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "./lifecycle";
-import { asRoot, runCommand } from "./render";
-import { certificatesScript, controlPlaneScript } from "./scripts";
-import { connectionFor } from "./ssh";
+import { Host, KubernetesSettings, SshSettings, VipSettings } from "../lib/config";
+import { ComponentConfiguration, componentConfiguration, kubeadmConfig } from "../lib/kubeadm";
+import { certificatesNotice, clusterIdentity, componentConfigurationNotice, identityChangeNotice, renewBefore, versionMoveNotice, versionMoveProblem } from "../lib/lifecycle";
+import { asRoot, runCommand } from "../lib/render";
+import { certificatesScript, controlPlaneScript } from "../lib/scripts";
+import { connectionFor } from "../lib/ssh";
 
 /** What the lab's last update left, read back from the stack's own outputs. */
 export interface PreviousLab {

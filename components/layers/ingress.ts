@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { IngressSettings } from "./config";
-import { chartRelease, MirrorOptions } from "./chart";
-import { deepMerge, ingressClassName, ingressNginxValues, ingressWarning, nginxIngressClass, traefikValues } from "./values";
-import { charts } from "./versions";
+import { IngressSettings } from "../lib/config";
+import { chartRelease, MirrorOptions } from "../lib/chart";
+import { deepMerge, ingressClassName, ingressNginxValues, ingressWarning, nginxIngressClass, traefikValues } from "../lib/values";
+import { charts } from "../lib/versions";
 
 export interface IngressArgs extends MirrorOptions {
     /** Controller, NodePorts, base domain and a `values` override. Required. */

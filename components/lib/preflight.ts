@@ -3,7 +3,7 @@
  *
  *   preflightPlan(lab)            what runs for each host: scripts/preflight.sh rendered with
  *                                 the host's ports, address, mirrors and paths, and the SSH
- *                                 login that runs it (components/preflightRun.ts runs it
+ *                                 login that runs it (components/lib/preflightRun.ts runs it
  *                                 through command's `local.run`, an invoke, so also in a preview)
  *   parseReading(stdout)          one host's answer: how the login went, and its facts
  *   judge(lab, plan, readings)    every problem ("host <name>: <what is wrong>; <how to fix
@@ -32,11 +32,11 @@ export const maxClockSkewSeconds = 5;
 export const requirements = {
     /** Every Kubernetes host: kubeadm's own preflight refuses a control plane with less ("[ERROR Mem] ... less than the minimum 1700 MB"); its install guide asks 2 GB a machine. */
     memoryPerHost: 1700,
-    /** Elasticsearch's container asks for, and is limited to, 2Gi (components/values.ts `elasticsearchSpec`): one node must have that beside its own. */
+    /** Elasticsearch's container asks for, and is limited to, 2Gi (components/lib/values.ts `elasticsearchSpec`): one node must have that beside its own. */
     elasticsearchPod: 2048,
     /** What a layer's pods ask of the nodes that run workloads, beyond `memoryPerHost`. */
     layerMemory: {
-        /** Elasticsearch 2Gi (components/values.ts) and Kibana 1Gi (the default ECK documents for Kibana, "Manage compute resources"). */
+        /** Elasticsearch 2Gi (components/lib/values.ts) and Kibana 1Gi (the default ECK documents for Kibana, "Manage compute resources"). */
         logging: 2048 + 1024,
         /** kube-prometheus-stack sets no requests; an estimate of what Prometheus, Grafana and Alertmanager use in a lab this size. */
         monitoring: 1024,
@@ -45,7 +45,7 @@ export const requirements = {
     imageDiskPerHost: 4096,
     /** More image space on the hosts that run workloads, for a layer's images: estimates (the Elasticsearch and Kibana images are over 1 GB each unpacked). */
     layerImageDisk: { logging: 3072, monitoring: 1024 },
-    /** Claims the lab makes besides the configured sizes (components/values.ts, components/samples.ts). */
+    /** Claims the lab makes besides the configured sizes (components/lib/values.ts, components/layers/samples.ts). */
     alertmanagerClaim: 1024,
     samplesClaim: 100,
 };

@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
-import { Host, NfsSettings, SshSettings } from "./config";
-import { chartRelease, MirrorOptions } from "./chart";
-import { runCommand } from "./render";
-import { nfsServerScript } from "./scripts";
-import { connectionFor } from "./ssh";
-import { csiDriverNfsValues, deepMerge, storageClassSpec } from "./values";
-import { charts } from "./versions";
+import { Host, NfsSettings, SshSettings } from "../lib/config";
+import { chartRelease, MirrorOptions } from "../lib/chart";
+import { runCommand } from "../lib/render";
+import { nfsServerScript } from "../lib/scripts";
+import { connectionFor } from "../lib/ssh";
+import { csiDriverNfsValues, deepMerge, storageClassSpec } from "../lib/values";
+import { charts } from "../lib/versions";
 
 export interface NfsStorageArgs extends MirrorOptions {
     /** Export path, StorageClass name, default class, reclaim policy, data on remove, `values`. Required. */

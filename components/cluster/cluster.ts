@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings, VipSettings } from "./config";
+import { Host, KubernetesSettings, MirrorSettings, Role, SshSettings, VipSettings } from "../lib/config";
 import { ControlPlane, PreviousLab } from "./controlPlane";
 import { ControlPlaneMember } from "./controlPlaneMember";
 import { HostPrep } from "./hostPrep";
-import { ComponentConfiguration } from "./kubeadm";
+import { ComponentConfiguration } from "../lib/kubeadm";
 import { WorkerNode } from "./workerNode";
 
 export interface ClusterArgs {
@@ -59,7 +59,7 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly prepared: Record<string, pulumi.Resource>;
     /** The Kubernetes version the cluster runs once this update is done. */
     public readonly kubernetesVersion: string;
-    /** What makes the cluster this cluster (components/lifecycle.ts). */
+    /** What makes the cluster this cluster (components/lib/lifecycle.ts). */
     public readonly identity: string[];
     /** When the earliest of the control plane's certificates expires (ISO 8601). */
     public readonly certificatesExpire: pulumi.Output<string>;

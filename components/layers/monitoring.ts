@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { MonitoringSettings } from "./config";
+import { MonitoringSettings } from "../lib/config";
 import { UiRoutes } from "./ingress";
-import { chartRelease, MirrorOptions } from "./chart";
-import { deepMerge, grafanaAdminSecret, kubePrometheusStackValues, uiUrl } from "./values";
-import { charts } from "./versions";
+import { chartRelease, MirrorOptions } from "../lib/chart";
+import { deepMerge, grafanaAdminSecret, kubePrometheusStackValues, uiUrl } from "../lib/values";
+import { charts } from "../lib/versions";
 
 export interface MonitoringArgs extends MirrorOptions {
     /** StorageClass, size and retention for Prometheus, and a `values` override. Required. */
