@@ -13,6 +13,9 @@
 #   lab present|absent                the lab's own state directory (the lab has run here)
 #   port <n> used <process>|free      a TCP listener on the port (process "-" when unknown)
 #   nodeip <address> present|absent|unknown   the address on one of the host's interfaces
+#   vip <address> held|answers|silent|unknown   the virtual IP: on one of this host's interfaces;
+#                                     else a machine answered a TCP connection to it (accepted or
+#                                     refused); else nothing answered; unknown: no ip command
 #   clock <epoch seconds>             with milliseconds
 #   mem <MiB>                         total memory
 #   disk <path> <MiB>                 free space of the file system that holds the path
@@ -25,12 +28,17 @@
 #   MIRROR_URLS  URLs the host must reach, one a line (may be empty); {os} becomes the
 #                host's ID from /etc/os-release (debian, ubuntu)
 #   DISK_PATHS   paths whose free space counts, space-separated (need not exist yet)
+#   VIP          the control plane's virtual IP to look for (empty: none, or not this host)
+#   VIP_PORT     the TCP port a connection to the virtual IP is tried on
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Seconds a mirror gets to answer; the mirrors are asked in parallel.
 readonly MIRROR_TIMEOUT=5
+# Seconds a connection to the virtual IP gets: on the hosts' own network, an address nobody
+# holds fails its ARP resolution in about 3 s (No route to host).
+readonly VIP_TIMEOUT=4
 
 fact_os() {
   if [ ! -r /etc/os-release ]; then
@@ -110,6 +118,30 @@ fact_nodeip() {
   fi
 }
 
+# Whether the virtual IP is somebody's already. A TCP connection is the probe every host can
+# make without a tool or a change: accepted or refused, a machine holds the address.
+fact_vip() {
+  [ -n "$VIP" ] || return 0
+  local addresses said
+  if ! command -v ip >/dev/null; then
+    echo "vip $VIP unknown"
+    return 0
+  fi
+  addresses=$(ip -o -4 addr show 2>/dev/null || true)
+  if grep -qF "inet $VIP/" <<<"$addresses"; then
+    echo "vip $VIP held"
+    return 0
+  fi
+  # shellcheck disable=SC2016 # the inner bash expands its own arguments
+  if said=$(timeout "$VIP_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$1/$2"' vip "$VIP" "$VIP_PORT" 2>&1); then
+    echo "vip $VIP answers"
+  elif grep -qi "connection refused" <<<"$said"; then
+    echo "vip $VIP answers"
+  else
+    echo "vip $VIP silent"
+  fi
+}
+
 fact_clock() {
   echo "clock $(date +%s.%3N)"
 }
@@ -166,6 +198,7 @@ preflight() {
   fact_lab
   fact_ports
   fact_nodeip
+  fact_vip
   fact_clock
   fact_mem
   fact_disks

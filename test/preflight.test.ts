@@ -46,6 +46,7 @@ interface Answer {
     lab?: string;
     used?: Record<number, string>;
     nodeip?: string;
+    vip?: string;
     clock?: number;
     mem?: number;
     disk?: Record<string, number>;
@@ -62,6 +63,7 @@ function answer(check: HostCheck, a: Answer = {}): string {
     const lines = [`os ${a.os ?? "debian 12"}`, `apt ${a.apt ?? "yes"}`, `cgroup ${a.cgroup ?? "v2"}`, `swap ${a.swap ?? "off"}`, `lab ${a.lab ?? "absent"}`];
     for (const p of check.ports) lines.push(a.used?.[p.port] ? `port ${p.port} used ${a.used[p.port]}` : `port ${p.port} free`);
     if (check.kubernetes) lines.push(`nodeip ${check.host.address} ${a.nodeip ?? "present"}`);
+    if (check.vip) lines.push(`vip ${check.vip} ${a.vip ?? "silent"}`);
     lines.push(`clock ${a.clock ?? T}.250`, `mem ${a.mem ?? 16384}`);
     for (const d of check.disks) lines.push(`disk ${d.path} ${a.disk?.[d.path] ?? 100000}`);
     for (const m of check.mirrors) {
@@ -360,6 +362,38 @@ describe("preflight", () => {
             onlyProblem(lab(), { worker1: { nodeip: "absent" } }, /^host worker1: its configured address 192\.168\.56\.11 is on none of its interfaces .*k8s-lab:hosts\[1\]\.address/);
         });
 
+        it("a virtual IP some machine has already, on a lab not yet built; the lab's own kube-vip holding it later is no problem", () => {
+            const ha = validateConfig(
+                guideLab({
+                    hosts: [
+                        { name: "cp1", address: "192.168.56.10", roles: ["control-plane"] },
+                        { name: "cp2", address: "192.168.56.20", roles: ["control-plane"] },
+                        { name: "cp3", address: "192.168.56.30", roles: ["control-plane"] },
+                    ],
+                    controlPlane: { vip: "192.168.56.9" },
+                }),
+            );
+            const plan = preflightPlan(ha);
+            assert.deepStrictEqual(
+                plan.checks.map((c) => c.vip),
+                ["192.168.56.9", undefined, undefined],
+                "the first control plane, which takes it at init, looks",
+            );
+            assert.match(checkOf(plan, "cp1").script, /^VIP='192\.168\.56\.9'$/m);
+            assert.match(checkOf(plan, "cp2").script, /^VIP=''$/m);
+            assert.match(checkOf(plan, "cp1").script, /^VIP_PORT='6443'$/m);
+            onlyProblem(ha, { cp1: { vip: "answers" } }, /^host cp1: the virtual IP 192\.168\.56\.9 answers on the network before the lab has run .*another machine has it; pick an address .* for k8s-lab:controlPlane\.vip/);
+            onlyProblem(ha, { cp1: { vip: "held" } }, /^host cp1: already has the virtual IP 192\.168\.56\.9 on one of its interfaces .*; remove it from the host's network configuration, or pick an address/);
+            assert.deepStrictEqual(problems(ha, { cp1: { vip: "held", lab: "present" } }), [], "kube-vip holds it once the lab has run");
+            assert.deepStrictEqual(problems(ha, { cp1: { vip: "answers", lab: "present" } }), []);
+            assert.deepStrictEqual(problems(ha), [], "silent: free");
+            assert.match(findings(ha, { cp1: { vip: "unknown" } }).notes.join("\n"), /host cp1: has no ip command, so the virtual IP 192\.168\.56\.9 was not checked/);
+            assert.ok(
+                preflightPlan(lab()).checks.every((c) => c.vip === undefined && /^VIP=''$/m.test(c.script)),
+                "no virtual IP, nothing to look for",
+            );
+        });
+
         it("clocks apart by more than a few seconds, allowing for the SSH round trips", () => {
             onlyProblem(lab(), { worker2: { clock: T + 42 } }, /^host worker2: its clock is 42 s ahead of cp1's \(more than 5 s\); turn on time synchronisation/);
             onlyProblem(lab(), { worker2: { clock: T - 30 } }, /its clock is 30 s behind cp1's/);
@@ -459,7 +493,8 @@ describe("preflight", () => {
             ];
             for (const pattern of changing) assert.doesNotMatch(code, pattern);
             const redirections = [...code.matchAll(/[0-9&]?>>?\s*("[^"]*"|[^\s;)]+)/g)].map((m) => m[1]).filter((t) => t !== "/dev/null" && t !== "&1");
-            assert.deepStrictEqual(redirections, [], "writes only to /dev/null");
+            // A socket to the virtual IP is a connection, not a file.
+            assert.deepStrictEqual(redirections, ['"/dev/tcp/$1/$2"'], "writes only to /dev/null, and opens the one TCP connection");
             assert.match(script, /curl -q .*-o \/dev\/null/, "curl reads no .curlrc and writes no file");
             assert.match(script, /wget --no-hsts .*--spider/, "wget keeps no HSTS database and saves nothing");
         });

@@ -79,6 +79,8 @@ export interface HostCheck {
     mirrors: MirrorCheck[];
     /** Path → what needs its space. */
     disks: { path: string; need: number; what: string; key?: string }[];
+    /** The virtual IP this host looks for before the lab has run: on the first control plane only. */
+    vip?: string;
     /** scripts/preflight.sh, rendered. */
     script: string;
     /** What the SSH login runs: the script from stdin as root, or one line saying sudo refused. */
@@ -288,13 +290,17 @@ export function preflightPlan(lab: LabConfig): PreflightPlan {
         const ports = portChecks(lab, host);
         const hostMirrors = kubernetes ? mirrors : [];
         const disks = diskChecks(lab, host);
+        // The first control plane is where kube-vip first takes the address, at kubeadm init.
+        const vip = host === lab.controlPlane ? lab.vip?.address : undefined;
         const script = renderScript("preflight", {
             PORTS: ports.map((p) => p.port).join(" "),
             NODE_IP: kubernetes && isIpv4(host.address) ? host.address : "",
             MIRROR_URLS: hostMirrors.map((m) => m.url).join("\n"),
             DISK_PATHS: disks.map((d) => d.path).join(" "),
+            VIP: vip ?? "",
+            VIP_PORT: String(lab.kubernetes.apiServerPort),
         });
-        return { host, kubernetes, ports, mirrors: hostMirrors, disks, script, remote: remoteCommand(host.user), environment: loginEnvironment(lab, host) };
+        return { host, kubernetes, ports, mirrors: hostMirrors, disks, ...(vip ? { vip } : {}), script, remote: remoteCommand(host.user), environment: loginEnvironment(lab, host) };
     });
     return { checks };
 }
@@ -313,6 +319,8 @@ export interface Facts {
     /** Port → the process listening on it ("-" when unknown), or null when free. */
     ports: Map<number, string | null>;
     nodeIp?: { address: string; state: string };
+    /** The virtual IP: `held` by this host, `answers` from another machine, `silent`, or `unknown`. */
+    vip?: { address: string; state: string };
     clock?: number;
     memMiB?: number;
     /** Path → free MiB (undefined when df could not say). */
@@ -382,6 +390,9 @@ export function parseReading(stdout: unknown): Reading {
                 break;
             case "nodeip":
                 facts.nodeIp = { address: rest[0], state: rest[1] };
+                break;
+            case "vip":
+                facts.vip = { address: rest[0], state: rest[1] };
                 break;
             case "clock":
                 facts.clock = Number(rest[0]);
@@ -517,6 +528,20 @@ function portProblems({ check, reading }: Judged): string[] {
     });
 }
 
+function vipProblems({ check, reading }: Judged): string[] {
+    const vip = reading.facts.vip;
+    // Once the lab has run here, the address is kube-vip's, which is as it should be.
+    if (!check.vip || !vip || reading.facts.lab !== false) return [];
+    const fix = `pick an address on the hosts' network that no machine has for ${setting("controlPlane.vip")} (ping it from a host first: no answer is what it needs)`;
+    if (vip.state === "held") {
+        return [`host ${check.host.name}: already has the virtual IP ${vip.address} on one of its interfaces (ip -4 addr), so kube-vip would fight its owner for it; remove it from the host's network configuration, or ${fix}`];
+    }
+    if (vip.state === "answers") {
+        return [`host ${check.host.name}: the virtual IP ${vip.address} answers on the network before the lab has run (a TCP connection to it was accepted or refused), so another machine has it; ${fix}`];
+    }
+    return [];
+}
+
 function mirrorProblems({ check, reading }: Judged): string[] {
     const f = reading.facts;
     const id = f.os?.id ?? "";
@@ -622,6 +647,7 @@ function notesFor(lab: LabConfig, { check, reading }: Judged): string[] {
     if (check.kubernetes && f.swap) notes.push(`host ${h.name}: swap is on; host preparation turns it off (and destroy turns it back on)`);
     if (check.mirrors.length && [...f.mirrors.values()].includes("unchecked")) notes.push(`host ${h.name}: has neither curl nor wget, so its mirrors were not checked (host preparation installs curl)`);
     if (f.nodeIp?.state === "unknown") notes.push(`host ${h.name}: has no ip command, so its node address was not checked`);
+    if (check.vip && f.vip?.state === "unknown") notes.push(`host ${h.name}: has no ip command, so the virtual IP ${check.vip} was not checked`);
     return notes;
 }
 
@@ -641,7 +667,7 @@ export function judge(lab: LabConfig, plan: PreflightPlan, readings: Reading[]):
         if (reading.login !== "ok" && reading.login !== "failed") return;
         judged.push({ check, reading });
     });
-    for (const j of judged) findings.problems.push(...systemProblems(lab, j), ...portProblems(j), ...mirrorProblems(j), ...diskProblems(j));
+    for (const j of judged) findings.problems.push(...systemProblems(lab, j), ...portProblems(j), ...vipProblems(j), ...mirrorProblems(j), ...diskProblems(j));
     findings.problems.push(...memoryProblems(lab, judged), ...clockProblems(lab, judged));
     for (const j of judged) findings.notes.push(...notesFor(lab, j));
     return findings;

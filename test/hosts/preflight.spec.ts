@@ -12,6 +12,8 @@ import { judge, localCommand, parseReading, preflightOutcome, preflightPlan, rem
 import { validateConfig } from "../../components/lib/config";
 import { hosts, keyFile, root, ssh, testConfig, TestHost } from "./lab";
 
+const { cp1, worker1, worker2 } = hosts;
+
 const config = testConfig();
 const plan = preflightPlan(config);
 const all = Object.values(hosts);
@@ -97,6 +99,33 @@ describe("preflight on real hosts", function () {
         const outcome = preflightOutcome(findings, p.checks.length);
         console.log(`      judged in ${seconds.toFixed(1)} s: ${findings.problems.length} problems, ${outcome.warnings.length} warnings`);
         for (const line of [...findings.problems, ...outcome.warnings, ...outcome.infos]) console.log(`        ${line.split("\n")[0]}`);
+    });
+
+    it("finds a virtual IP another machine answers at, and not one nobody has", async () => {
+        // Three of the test hosts as control planes behind a virtual IP; only cp1 looks for it.
+        const ha = validateConfig({
+            hosts: [cp1, worker1, worker2].map((h) => ({ name: h.name, address: h.address, roles: ["control-plane"] })),
+            controlPlane: { vip: "10.213.0.98" },
+            ssh: { user: "lab", privateKeyPath: keyFile },
+            kubernetes: { version: "1.35", containerd: "distro" },
+            mirrors: { kubernetesApt: config.mirrors.kubernetesApt },
+            addons: { calico: false, ingress: false, nfs: false, logging: false, monitoring: false },
+        });
+        const check = preflightPlan(ha).checks[0];
+        assert.strictEqual(check.vip, "10.213.0.98");
+        const probe = async (vip: string) => {
+            const started = Date.now();
+            const r = await ssh(cp1, remoteCommand("lab"), check.script.replace(/^VIP='[^']*'$/m, `VIP='${vip}'`));
+            assert.strictEqual(r.code, 0, r.stderr);
+            return { vip: parseReading(`${r.stdout}\nssh-exit 0`).facts.vip, seconds: (Date.now() - started) / 1000 };
+        };
+        // Nobody has 10.213.0.98: its ARP resolution fails. This machine has the bridge's
+        // 10.213.0.1, where nothing listens on 6443: it refuses, so it answers.
+        const free = await probe("10.213.0.98");
+        const taken = await probe("10.213.0.1");
+        assert.deepStrictEqual(free.vip, { address: "10.213.0.98", state: "silent" });
+        assert.deepStrictEqual(taken.vip, { address: "10.213.0.1", state: "answers" });
+        console.log(`      a free address took ${free.seconds.toFixed(1)} s to rule out, a taken one ${taken.seconds.toFixed(1)} s`);
     });
 });
 
