@@ -102,44 +102,43 @@ fact_ports() {
   done
 }
 
-fact_nodeip() {
-  [ -n "$NODE_IP" ] || return 0
+# Whether an IPv4 address is on one of this host's interfaces: present, absent, or unknown
+# (no ip command).
+address_state() {
   local addresses
   if ! command -v ip >/dev/null; then
-    echo "nodeip $NODE_IP unknown"
+    echo unknown
     return 0
   fi
   # Read whole before grep looks: grep -q stops early, and ip's SIGPIPE would fail the pipe.
   addresses=$(ip -o -4 addr show 2>/dev/null || true)
-  if grep -qF "inet $NODE_IP/" <<<"$addresses"; then
-    echo "nodeip $NODE_IP present"
-  else
-    echo "nodeip $NODE_IP absent"
-  fi
+  if grep -qF "inet $1/" <<<"$addresses"; then echo present; else echo absent; fi
+}
+
+fact_nodeip() {
+  [ -n "$NODE_IP" ] || return 0
+  echo "nodeip $NODE_IP $(address_state "$NODE_IP")"
 }
 
 # Whether the virtual IP is somebody's already. A TCP connection is the probe every host can
 # make without a tool or a change: accepted or refused, a machine holds the address.
 fact_vip() {
   [ -n "$VIP" ] || return 0
-  local addresses said
-  if ! command -v ip >/dev/null; then
-    echo "vip $VIP unknown"
-    return 0
-  fi
-  addresses=$(ip -o -4 addr show 2>/dev/null || true)
-  if grep -qF "inet $VIP/" <<<"$addresses"; then
-    echo "vip $VIP held"
-    return 0
-  fi
-  # shellcheck disable=SC2016 # the inner bash expands its own arguments
-  if said=$(timeout "$VIP_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$1/$2"' vip "$VIP" "$VIP_PORT" 2>&1); then
-    echo "vip $VIP answers"
-  elif grep -qi "connection refused" <<<"$said"; then
-    echo "vip $VIP answers"
-  else
-    echo "vip $VIP silent"
-  fi
+  local said
+  case "$(address_state "$VIP")" in
+    present) echo "vip $VIP held" ;;
+    unknown) echo "vip $VIP unknown" ;;
+    *)
+      # shellcheck disable=SC2016 # the inner bash expands its own arguments
+      if said=$(timeout "$VIP_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$1/$2"' vip "$VIP" "$VIP_PORT" 2>&1); then
+        echo "vip $VIP answers"
+      elif grep -qi "connection refused" <<<"$said"; then
+        echo "vip $VIP answers"
+      else
+        echo "vip $VIP silent"
+      fi
+      ;;
+  esac
 }
 
 fact_clock() {
