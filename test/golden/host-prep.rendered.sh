@@ -477,7 +477,8 @@ empty_dir_safely() {
 }
 
 # Undoes kubeadm init/join: kubeadm reset plus the leftovers it does not clean (among them the
-# etcd data a restore kept aside, which holds every Secret). Pod volumes are unmounted first,
+# etcd data a restore kept aside and the backups `kubeadm upgrade` keeps in /etc/kubernetes/tmp,
+# of the static pods and of etcd's data, which hold every Secret). Pod volumes are unmounted first,
 # so neither kubeadm nor rm can reach into an NFS export through them.
 # A control plane whose etcd member was removed first sets reset_skip_phases=remove-etcd-member.
 reset_skip_phases=""
@@ -493,7 +494,7 @@ node_reset() {
   empty_dir_safely /var/lib/kubelet
   rm -rf /etc/cni/net.d/* /var/lib/cni /var/lib/calico /var/run/calico /var/log/calico \
     /var/lib/etcd /var/lib/etcd.before-restore-* /etc/kubernetes/*.conf /etc/kubernetes/pki \
-    /etc/kubernetes/manifests/* "$LAB_STATE_DIR/kubeadm" /root/.kube/config
+    /etc/kubernetes/manifests/* /etc/kubernetes/tmp "$LAB_STATE_DIR/kubeadm" /root/.kube/config
   local home
   if [ -f "$LAB_STATE_DIR/kubeconfig-copies" ]; then
     while read -r home; do rm -f "$home/.kube/config"; rmdir "$home/.kube" 2>/dev/null || true; done <"$LAB_STATE_DIR/kubeconfig-copies"
