@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tier 3: boots the real test hosts, runs test/hosts/*.spec.ts on them with stand-in Kubernetes
 # packages, then boots hosts able to run real Kubernetes, built from Go modules (or taken from
-# the cache, test/kube/build.sh), twice: a control plane and two workers (test/kube/cluster.spec.ts),
-# then three control planes and a worker (test/kube/ha.spec.ts); tears everything down, also
+# the cache, test/kube/build.sh), twice: a control plane and two workers, which the lab upgrades
+# from one release to the next (test/kube/cluster.spec.ts), then three control planes and a
+# worker (test/kube/ha.spec.ts); tears everything down, also
 # on failure or interruption. Ends with "hosts: N passed, N failed".
 # Where the hosts cannot run (not root, no systemd-nspawn) it says so and passes nothing; in CI
 # (CI=true) that is a failure, because there they must run. K8S_LAB_HOST_TESTS=skip skips them
@@ -28,21 +29,22 @@ testbed_down
 
 # Real Kubernetes needs Go to build it (its gate is machines.sh's, checked above).
 command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
-version=$(node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./test/kube/real").realVersion)')
+read -r from version < <(testbed_real_versions)
 started=$SECONDS
 if ! command -v go >/dev/null; then
   echo "hosts: real Kubernetes cannot be built here: Go is not installed"
   failed=$((failed + 1))
-elif ! test/kube/build.sh "$version"; then
-  echo "hosts: real Kubernetes $version did not build; see the lines above"
+elif ! test/kube/build.sh "$from" "$version"; then
+  echo "hosts: real Kubernetes $from and $version did not build; see the lines above"
   failed=$((failed + 1))
 else
-  echo "hosts: real Kubernetes $version built or found in the cache in $((SECONDS - started)) s"
-  # A control plane and two workers, then three control planes behind a virtual IP and a worker.
-  for spec in "test/kube/.mocharc.json cp1 worker1 worker2" "test/kube/ha.mocharc.json cp1 cp2 cp3 worker1"; do
-    read -r config names <<<"$spec"
+  echo "hosts: real Kubernetes $from and $version built or found in the cache in $((SECONDS - started)) s"
+  # A control plane and two workers, upgraded from one release to the other, then three control
+  # planes behind a virtual IP and a worker.
+  for spec in "test/kube/.mocharc.json $from,$version cp1 worker1 worker2" "test/kube/ha.mocharc.json $version cp1 cp2 cp3 worker1"; do
+    read -r config releases names <<<"$spec"
     # shellcheck disable=SC2086 # the machines' names
-    if testbed_up --kubernetes "$version" $names; then
+    if testbed_up --kubernetes "$releases" $names; then
       testbed_mocha "$config"
       passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
     else

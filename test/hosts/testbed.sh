@@ -11,15 +11,23 @@ testbed_versions() {
   echo "${latest%.*}.$((${latest##*.} - 1)) $latest"
 }
 
+# The real Kubernetes releases tier 3 builds and runs (test/kube/real.ts): the one the upgrade
+# starts from, then the one it goes to.
+testbed_real_versions() {
+  node -e 'require("ts-node/register/transpile-only"); const r = require("./test/kube/real"); process.stdout.write(r.upgradeFrom + " " + r.realVersion + "\n")'
+}
+
 # Boots fresh machines with the given names and serves the stand-in repository; testbed_down
 # undoes both, when the calling script ends however it ends. One run at a time: the machines'
 # names, the bridge and the NAT are shared, so a second run would tear down the first's; it
 # waits instead (the lock is held by the calling script, and by the machines it boots, until
 # they are down).
 #   testbed_up NAME...                          stand-in kubelet, kubeadm and kubectl
-#   testbed_up --kubernetes VERSION NAME...     real Kubernetes VERSION (test/kube/build.sh):
-#       its packages in the repository, its images in a registry on the bridge
-#       (http://10.213.0.1:5000, a mirror of registry.k8s.io), machines able to run it
+#   testbed_up --kubernetes VERSION[,VERSION...] NAME...
+#       real Kubernetes at each VERSION (test/kube/build.sh, all of one minor): their packages in
+#       the repository, their images in a registry on the bridge (http://10.213.0.1:5000, a
+#       mirror of registry.k8s.io), machines able to run it; two versions let a real
+#       `kubeadm upgrade` move from one to the other
 # Where test/kube/build.sh keeps real Kubernetes.
 testbed_kube_cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 
@@ -35,9 +43,9 @@ testbed_up() {
   trap 'exit 130' INT TERM
   testbed_repo=$(mktemp -d)
   if [ -n "$real" ]; then
-    local release
-    release="$testbed_kube_cache/release-v$real"
-    test/hosts/build-repo.sh "$testbed_repo/core/v${real%.*}/deb" --debs "$release/debs" >/dev/null || return 1
+    local version releases=()
+    for version in ${real//,/ }; do releases+=("$testbed_kube_cache/release-v$version"); done
+    test/hosts/build-repo.sh "$testbed_repo/core/v${version%.*}/deb" --debs "${releases[@]/%//debs}" >/dev/null || return 1
   else
     # shellcheck disable=SC2046
     test/hosts/build-repo.sh "$testbed_repo/core/v1.35/deb" $(testbed_versions) >/dev/null || return 1
@@ -45,12 +53,15 @@ testbed_up() {
   test/hosts/machines.sh up "${machines[@]}" "$@" || return 1
   python3 -m http.server 8080 --bind 10.213.0.1 --directory "$testbed_repo" >/dev/null 2>&1 &
   testbed_server=$!
-  [ -z "$real" ] || testbed_registry "$release"
+  [ -z "$real" ] || testbed_registry "${releases[@]}"
 }
 
-# Serves a release's images on the bridge (which machines.sh makes) and waits until it holds them.
+# Serves the releases' images on the bridge (which machines.sh makes) and waits until it holds
+# them; an image two releases share (etcd, CoreDNS, pause) is the same in both.
 testbed_registry() {
-  "$testbed_kube_cache/bin/imagetool" serve -addr 10.213.0.1:5000 "$1"/images/*.tar \
+  local release archives=()
+  for release in "$@"; do archives+=("$release"/images/*.tar); done
+  "$testbed_kube_cache/bin/imagetool" serve -addr 10.213.0.1:5000 "${archives[@]}" \
     >"$testbed_repo/registry.log" 2>&1 &
   testbed_registry_pid=$!
   for _ in $(seq 1 60); do

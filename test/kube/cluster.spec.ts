@@ -1,8 +1,9 @@
 /**
- * Tier 3, real Kubernetes: the program's rendered scripts bring up a real cluster on two test
- * hosts and take it apart again. Started by test/hosts/run.sh after the stand-in specs, with
+ * Tier 3, real Kubernetes: the program's rendered scripts bring up a real cluster on three test
+ * hosts at `upgradeFrom`, upgrade it in place to `realVersion` with the real kubeadm, and take it
+ * apart again. Started by test/hosts/run.sh after the stand-in specs, with
  * cp1, worker1 and worker2 booted able to run Kubernetes (machines.sh up --kubernetes), the packages
- * test/kube/build.sh made from Go modules in the apt repository, and its images in a registry
+ * test/kube/build.sh made from Go modules for both releases in the apt repository, and their images in a registry
  * on the bridge that the lab's own `mirrors.registries` points at (registry.k8s.io is out of
  * reach, so every image pulled proves the mirror path). The steps build on each other: mocha
  * bails on the first failure.
@@ -19,13 +20,15 @@ import { asRoot } from "../../components/lib/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
-import { bridgeNetwork, ok, readyNodes as nodesReady, realRawConfig, realVersion, until } from "./real";
+import { bridgeNetwork, ok, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom } from "./real";
 
+/** The lab as first built, and after its `kubernetes.version` is bumped. */
+const first: LabConfig = validateConfig(realRawConfig(upgradeFrom));
 const config: LabConfig = validateConfig(realRawConfig());
 const { cp1, worker1, worker2 } = hosts;
 const nodes = [cp1, worker1, worker2];
 const workers = [worker1, worker2];
-const prep = (h: TestHost) => hostPrepScript(config.kubernetes, config.mirrors, h.address);
+const prep = (h: TestHost, lab = config) => hostPrepScript(lab.kubernetes, lab.mirrors, h.address);
 const init = controlPlaneStep(config);
 const cache = process.env.K8S_LAB_KUBE_CACHE ?? "/var/cache/k8s-lab-kube";
 const figures: Record<string, number> = {};
@@ -38,14 +41,16 @@ async function adminKubeconfig(): Promise<string> {
     return r.stdout;
 }
 
-async function workerStep(host: TestHost, action: "apply" | "remove"): Promise<void> {
-    const script = workerScript({ nodeName: host.name, kubernetes: config.kubernetes, joinTokenTtl, adminKubeconfig: await adminKubeconfig() });
+async function workerStep(host: TestHost, action: "apply" | "remove", lab = config): Promise<void> {
+    const script = workerScript({ nodeName: host.name, kubernetes: lab.kubernetes, joinTokenTtl, adminKubeconfig: await adminKubeconfig() });
     ok(await step(host, script, action), `worker ${action} on ${host.name}`);
 }
 
 const readyNodes = () => nodesReady(kubectl);
+const dnsAddress = async () => (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
+const versionPattern = (version: string) => new RegExp(`"gitVersion": "v${version.replace(/\./g, "\\.")}"`);
 
-describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
+describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the test hosts`, function () {
     this.bail(true);
     const baseline = new Map<string, string>();
 
@@ -62,12 +67,12 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
 
     it("prepares every host from the packages built from Go modules", async () => {
         const started = Date.now();
-        const results = await Promise.all(nodes.map((h) => step(h, prep(h), "apply")));
+        const results = await Promise.all(nodes.map((h) => step(h, prep(h, first), "apply")));
         results.forEach((r, i) => ok(r, `prep ${nodes[i].name}`));
         figures["host preparation (3 hosts)"] = (Date.now() - started) / 1000;
         for (const h of nodes) {
-            assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${realVersion}`);
-            assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${realVersion}`);
+            assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`);
+            assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${upgradeFrom}`);
             const dump = await root(h, "containerd config dump");
             assert.match(dump, /sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"/, "the pause image the real kubeadm names");
             assert.match(dump, /restrict_oom_score_adj = true/, "a host without CAP_SYS_RESOURCE keeps containers' OOM scores at its own");
@@ -77,10 +82,10 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
 
     it("initialises a real control plane, every image pulled through the lab's registry mirror", async () => {
         const started = Date.now();
-        ok(await step(cp1, init, "apply"), "init");
+        ok(await step(cp1, controlPlaneStep(first), "apply"), "init");
         figures["kubeadm init step"] = (Date.now() - started) / 1000;
         assert.strictEqual((await kubectl("get --raw=/readyz")).trim(), "ok");
-        assert.match(await kubectl("version -o json"), new RegExp(`"gitVersion": "v${realVersion.replace(/\./g, "\\.")}"`), "the API server is the version built");
+        assert.match(await kubectl("version -o json"), versionPattern(upgradeFrom), "the API server is the version built");
         const images = await root(cp1, "crictl images -o json");
         for (const name of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "pause"]) {
             assert.match(images, new RegExp(`registry\\.k8s\\.io/${name}:`), `${name} was pulled`);
@@ -94,7 +99,7 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
 
     it("joins two workers in parallel, each with a token made for its join and deleted after it", async () => {
         const started = Date.now();
-        await Promise.all(workers.map((w) => workerStep(w, "apply")));
+        await Promise.all(workers.map((w) => workerStep(w, "apply", first)));
         figures["two joins in parallel"] = (Date.now() - started) / 1000;
         assert.deepStrictEqual((await kubectl("get nodes -o name")).trim().split("\n"), ["node/cp1", "node/worker1", "node/worker2"]);
         assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "no token outlives the joins");
@@ -116,7 +121,7 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
     });
 
     it("answers cluster DNS from every host, through kube-proxy to CoreDNS on a worker", async () => {
-        const dns = (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
+        const dns = await dnsAddress();
         for (const h of nodes) {
             // kube-proxy programs a Service's rules a moment after its endpoints are Ready.
             figures[`DNS answers on ${h.name}`] = await until(`${h.name} resolves the API server's Service`, 60, async () =>
@@ -132,6 +137,40 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         assert.deepStrictEqual(checks.map((c) => c.name), ["every node is Ready", "Calico's, the system's and every layer's pods are running"]);
         assert.strictEqual(await checks[0].run(), "3 nodes");
         assert.match(await checks[1].run(), /^\d+ pods$/);
+    });
+
+    it(`upgrades to ${realVersion} in place with the real kubeadm: the control plane, then one worker at a time`, async () => {
+        // What a bump of kubernetes.version makes `pulumi up` run: host preparation, which leaves
+        // a running node's packages to its upgrade step, then the control plane, then the workers
+        // (in parallel, as the program runs them: the upgrade lock takes them one at a time).
+        const preps = await Promise.all(nodes.map((h) => step(h, prep(h), "apply")));
+        preps.forEach((r, i) => ok(r, `prep ${nodes[i].name} for ${realVersion}`));
+        for (const h of nodes) assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`, `${h.name} keeps its kubelet until its upgrade`);
+        let started = Date.now();
+        ok(await step(cp1, init, "apply"), "control-plane upgrade");
+        figures["control-plane upgrade"] = (Date.now() - started) / 1000;
+        assert.match(await kubectl("version -o json"), versionPattern(realVersion), "the API server runs the new release");
+        for (const component of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+            assert.match(await root(cp1, `cat /etc/kubernetes/manifests/${component}.yaml`), new RegExp(`image: registry\\.k8s\\.io/${component}:v${realVersion}\n`), component);
+        }
+        started = Date.now();
+        await Promise.all(workers.map((w) => workerStep(w, "apply")));
+        figures["two worker upgrades"] = (Date.now() - started) / 1000;
+        for (const h of nodes) {
+            assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${realVersion}`, h.name);
+            assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${realVersion}`, h.name);
+        }
+        const kubelets = async () => (await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion} {end}'")).trim();
+        await until(`every node reports kubelet v${realVersion}`, 60, async () => (await kubelets()) === `cp1=v${realVersion} worker1=v${realVersion} worker2=v${realVersion}`);
+        assert.strictEqual((await kubectl("get nodes -o jsonpath={.items[*].spec.unschedulable}")).trim(), "", "every node is uncordoned");
+        assert.match(await kubectl("get daemonset -n kube-system kube-proxy -o jsonpath={.spec.template.spec.containers[0].image}"), new RegExp(`kube-proxy:v${realVersion}$`));
+        assert.doesNotMatch(await kubectl("get configmaps -n kube-system -o name"), /k8s-lab-upgrade-lock/, "the upgrade lock is given back");
+        await until("every node Ready", 180, async () => (await readyNodes()) === "cp1=True worker1=True worker2=True");
+        await kubectl("wait --for=condition=Ready pod -l k8s-app=kube-dns -n kube-system --timeout=180s");
+        const dns = await dnsAddress();
+        await until("cluster DNS answers after the upgrade", 60, async () =>
+            (await root(worker2, `dig +short +time=2 +tries=1 @${dns} kubernetes.default.svc.cluster.local`)).trim() === "10.96.0.1",
+        );
     });
 
     it("reads when the real certificates expire", async () => {
@@ -164,7 +203,7 @@ describe(`real Kubernetes ${realVersion} on the test hosts`, function () {
         await workerStep(worker1, "remove");
         assert.doesNotMatch(await kubectl("get nodes -o name"), /worker1/, "the node is gone from the cluster");
         await kubectl("wait --for=condition=Ready pod -l k8s-app=kube-dns -n kube-system --timeout=180s");
-        assert.strictEqual((await root(worker2, `dig +short +time=2 +tries=5 @${(await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim()} kubernetes.default.svc.cluster.local`)).trim(), "10.96.0.1", "DNS still answers");
+        assert.strictEqual((await root(worker2, `dig +short +time=2 +tries=5 @${await dnsAddress()} kubernetes.default.svc.cluster.local`)).trim(), "10.96.0.1", "DNS still answers");
         assert.strictEqual(await root(worker1, "crictl ps -a -q 2>/dev/null || true"), "", "no container is left");
         assert.ok(await holds(worker1, "! grep -q ' /var/lib/kubelet' /proc/mounts"), "no kubelet mount is left");
     });

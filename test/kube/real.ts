@@ -13,6 +13,13 @@ import { hosts, keyFile, repoUrl, root, TestHost } from "../hosts/lab";
  */
 export const realVersion = "1.35.8";
 
+/**
+ * The release test/kube/cluster.spec.ts starts at, so that the lab upgrades it to `realVersion`
+ * with the real `kubeadm upgrade`: the newest earlier 1.35 patch whose modules the proxy all
+ * serves (it refuses k8s.io/kubernetes v1.35.7 and k8s.io/externaljwt v0.35.6).
+ */
+export const upgradeFrom = "1.35.5";
+
 /** The registry on the bridge that serves the images test/kube/build.sh made (testbed.sh). */
 export const registryMirror = "http://10.213.0.1:5000";
 
@@ -20,7 +27,7 @@ export const registryMirror = "http://10.213.0.1:5000";
  * A control plane and two workers, as a user of hosts like these (containers on a cgroup v1
  * kernel, where the kernel's conntrack table size cannot be set) configures the lab.
  */
-export function realRawConfig(): RawConfig {
+export function realRawConfig(version = realVersion): RawConfig {
     return {
         hosts: [
             { name: "cp1", address: hosts.cp1.address, roles: ["control-plane"] },
@@ -29,7 +36,7 @@ export function realRawConfig(): RawConfig {
         ],
         ssh: { user: "lab", privateKeyPath: keyFile },
         kubernetes: {
-            version: realVersion,
+            version,
             containerd: "distro",
             // kubelet 1.35 refuses cgroup v1 unless told, and kubeadm's check of it is fatal.
             kubeletConfiguration: {
