@@ -12,7 +12,31 @@ cd "$(dirname "$0")/.." || exit 1
 passed=0
 failed=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+prebuild_log=$(mktemp)
+prebuild_pid=""
+trap 'rm -f "$log" "$prebuild_log"; [ -z "$prebuild_pid" ] || kill -- "-$prebuild_pid" 2>/dev/null' EXIT
+
+# Tiers 3 and 4 build real Kubernetes and the Pulumi engine from Go modules: about 45 minutes of
+# two cores on a cold machine, seconds once cached. Those builds start here, in the background
+# at the lowest CPU and I/O priority, on what tiers 1 to 3 leave free; each tier's own build
+# then waits on its cache's lock (test/lib/build.sh) and finds the work done or finishes it.
+# Nothing starts where the tiers will not build (no Go, no test hosts, skipped on purpose).
+prebuild() {
+  command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
+  command -v go >/dev/null && command -v setsid >/dev/null || return 0
+  [ "${K8S_LAB_HOST_TESTS:-}" != skip ] || return 0
+  test/hosts/machines.sh check >/dev/null 2>&1 || return 0
+  local versions engine=yes idle=()
+  versions=$(testbed_real_versions) || return 0
+  [ "${K8S_LAB_ENGINE_TESTS:-}" != skip ] || engine=""
+  ! command -v ionice >/dev/null || idle=(ionice -c 3)
+  # Its own session, so that the trap above stops the go commands too. $1 is the versions, split.
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid nice -n 19 "${idle[@]}" bash -c 'test/kube/build.sh $1 && { [ -z "$2" ] || test/engine/build.sh; }' \
+    prebuild "$versions" "$engine" >"$prebuild_log" 2>&1 &
+  prebuild_pid=$!
+}
+prebuild
 
 check() {
   local name="$1"
@@ -55,6 +79,13 @@ tier() {
 
 tier "tier 3: real test hosts" test/hosts/run.sh
 tier "tier 4: the real Pulumi engine" test/engine/run.sh
+
+if [ -n "$prebuild_pid" ]; then
+  wait "$prebuild_pid"
+  prebuild_pid=""
+  echo "== the builds started in the background before tier 1"
+  cat "$prebuild_log"
+fi
 
 echo
 echo "$passed passed, $failed failed"
