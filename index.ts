@@ -83,6 +83,8 @@ export const nodes = cluster.nodes;
 // Read back by the next preview (components/lib/previousLab.ts).
 export const kubernetesVersion = cluster.kubernetesVersion;
 export const clusterIdentity = cluster.identity;
+// Read by verify: a lab without Calico skips the NetworkPolicy check.
+export const calicoLayer = !!calico;
 export const certificatesExpire = cluster.certificatesExpire;
 export const certificatesRenewBefore = cluster.certificatesRenewBefore;
 export const componentConfiguration = cluster.componentConfiguration;

@@ -257,6 +257,7 @@ describe("layers", () => {
                 const gone = [...on.keys()].filter((n) => !offNames.has(n));
                 assert.ok(gone.length > 0);
                 for (const n of gone) assert.ok(n === layer || n.startsWith(`${layer}-`), `${n} went with ${layer}`);
+                if (layer === "calico") assert.deepStrictEqual([g.outputs.calicoLayer, off.outputs.calicoLayer], [true, false], "verify learns that the NetworkPolicy check has no Calico to prove");
                 assert.ok([...offNames].every((n) => on.has(n)), "nothing new appears");
                 for (const r of off.resources) {
                     if (["logging-elasticsearch", "monitoring-stack"].includes(r.name) && layer === "nfs") continue;

@@ -210,6 +210,16 @@ describe("verify", () => {
         assert.match(lines[lines.length - 1], /3 passed, 0 failed, 6 skipped/);
     });
 
+    it("skips the NetworkPolicy check of a lab without Calico, and still runs it for a stack older than the output", async () => {
+        const api = new FakeApi();
+        const { results } = await run(api, { kubeconfig: "x", calicoLayer: false });
+        const policy = statusOf(results, /NetworkPolicy/);
+        assert.deepStrictEqual([policy?.status, policy?.detail], ["skipped", "the calico layer is off"]);
+        assert.ok(!api.created.some((o) => o.startsWith("NetworkPolicy/")), "no policy was made");
+        assert.strictEqual(statusOf((await run(new FakeApi(), { kubeconfig: "x" })).results, /NetworkPolicy/)?.status, "passed");
+        assert.strictEqual(statusOf((await run(new FakeApi(), { kubeconfig: "x", calicoLayer: true })).results, /NetworkPolicy/)?.status, "passed");
+    });
+
     it("cleans up even when a check throws unexpectedly", async () => {
         const api = new FakeApi();
         const boom: Check = {
