@@ -238,7 +238,9 @@ func (s *Server) exec(user, command string, env map[string]string, ch ssh.Channe
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, _ = io.Copy(io.MultiWriter(in, &stdin), ch)
+		// What the client sent is recorded first: a command that has exited (its
+		// stdin closed by Wait) fails the write to it, and must not hide what came.
+		_, _ = io.Copy(io.MultiWriter(&stdin, in), ch)
 		_ = in.Close()
 	}()
 	err = cmd.Wait()
