@@ -11,7 +11,7 @@ testbed_versions() {
   echo "${latest%.*}.$((${latest##*.} - 1)) $latest"
 }
 
-# The real Kubernetes releases tier 3 builds and runs (test/kube/real.ts): the one the upgrade
+# The real Kubernetes releases tiers 3 and 4 build and run (test/kube/real.ts): the one the upgrade
 # starts from, then the one it goes to.
 testbed_real_versions() {
   node -e 'require("ts-node/register/transpile-only"); const r = require("./test/kube/real"); process.stdout.write(r.upgradeFrom + " " + r.realVersion + "\n")'
