@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { fingerprint, holds, hosts, keyFile, root, ssh, TestHost } from "../hosts/lab";
-import { bridgeNetwork, readyNodes, realRawConfig, realVersion, until, upgradeFrom } from "../kube/real";
+import { podNetwork, readyNodes, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "../kube/real";
 import { named, ok, previewSteps, Project, transcript } from "./engine";
 
 const { cp1, worker1, worker2 } = hosts;
@@ -41,19 +41,6 @@ function labConfig(workers: TestHost[], version: string): Record<string, unknown
 
 const kubectl = (args: string) => root(cp1, `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`);
 const nodeNames = async () => (await kubectl("get nodes -o name")).trim().split("\n");
-
-/**
- * The pod network in Calico's place (the bridge plugin, test/kube/real.ts) on the nodes that
- * have joined, then every one of them Ready; returns how long that took.
- */
-async function network(nodes: TestHost[]): Promise<number> {
-    const started = Date.now();
-    await until("every node has a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === nodes.length);
-    await bridgeNetwork(nodes, kubectl);
-    const want = nodes.map((n) => `${n.name}=True`).join(" ");
-    await until(`${want}`, 180, async () => (await readyNodes(kubectl)) === want);
-    return (Date.now() - started) / 1000;
-}
 
 /**
  * How many commands the program has run on a host: sudo logs each, and the program's are its
@@ -120,10 +107,10 @@ describe("the real Pulumi engine", function () {
 
         it("shows the cluster on the hosts and in the API server, every node Ready once the pod network is there", async () => {
             assert.deepStrictEqual(await nodeNames(), ["node/cp1", "node/worker1"]);
-            assert.match(await kubectl("version -o json"), new RegExp(`"gitVersion": "v${upgradeFrom.replace(/\./g, "\\.")}"`), "the API server");
+            assert.match(await kubectl("version -o json"), versionPattern(upgradeFrom), "the API server");
             assert.strictEqual((await root(worker1, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`);
             assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "no join token outlives the up");
-            figures["nodes Ready after the network (2 nodes)"] = await network([cp1, worker1]);
+            figures["nodes Ready after the network (2 nodes)"] = await podNetwork([cp1, worker1], kubectl);
             adminKey = (await root(cp1, "sed -n 's/^ *client-key-data: //p' /etc/kubernetes/admin.conf")).trim();
             assert.ok(adminKey.length > 100, "the admin kubeconfig holds a client key");
             const expires = project.pulumi("stack", "output", "certificatesExpire", "--stack", STACK);
@@ -222,7 +209,7 @@ describe("the real Pulumi engine", function () {
             assert.deepStrictEqual(named(steps, "create"), ["lab-worker2", "lab-worker2", "lab-worker2-join", "lab-worker2-prep"]);
             ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up with worker2");
             assert.deepStrictEqual(await nodeNames(), ["node/cp1", "node/worker1", "node/worker2"]);
-            await network([cp1, worker1, worker2]);
+            await podNetwork([cp1, worker1, worker2], kubectl);
         });
 
         it(`a patch bump to ${realVersion} upgrades the control plane, then each worker in turn, in place, with the real kubeadm upgrade`, async () => {
@@ -234,7 +221,7 @@ describe("the real Pulumi engine", function () {
             ok(r, `up with ${realVersion}`);
             figures["upgrade of 3 nodes"] = r.seconds;
             const version = `v${realVersion}`;
-            assert.match(await kubectl("version -o json"), new RegExp(`"gitVersion": "${version.replace(/\./g, "\\.")}"`), "the API server");
+            assert.match(await kubectl("version -o json"), versionPattern(realVersion), "the API server");
             for (const h of [cp1, worker1, worker2]) {
                 assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes ${version}`, h.name);
                 assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), version, h.name);
@@ -265,7 +252,7 @@ describe("the real Pulumi engine", function () {
             ok(project.pulumi("up", "--yes", "--skip-preview", "--stack", STACK), "up with worker2 again");
             assert.deepStrictEqual(await nodeNames(), ["node/cp1", "node/worker1", "node/worker2"]);
             assert.doesNotMatch(await kubectl("get secrets -n kube-system -o name"), /bootstrap-token-/, "the join's token is deleted after it");
-            await network([cp1, worker1, worker2]);
+            await podNetwork([cp1, worker1, worker2], kubectl);
         });
 
         it("npm run verify checks the lab through the stack's own kubeconfig: nodes and pods, the rest skipped", async () => {

@@ -20,7 +20,7 @@ import { asRoot } from "../../components/lib/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
-import { bridgeNetwork, ok, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom } from "./real";
+import { ok, podNetwork, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "./real";
 
 /** The lab as first built, and after its `kubernetes.version` is bumped. */
 const first: LabConfig = validateConfig(realRawConfig(upgradeFrom));
@@ -48,7 +48,6 @@ async function workerStep(host: TestHost, action: "apply" | "remove", lab = conf
 
 const readyNodes = () => nodesReady(kubectl);
 const dnsAddress = async () => (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
-const versionPattern = (version: string) => new RegExp(`"gitVersion": "v${version.replace(/\./g, "\\.")}"`);
 
 describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the test hosts`, function () {
     this.bail(true);
@@ -108,9 +107,7 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
 
     it("makes every node Ready once the pod network is there (the bridge plugin in Calico's place)", async () => {
         const started = Date.now();
-        await until("every node has a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === 3);
-        await bridgeNetwork(nodes, kubectl);
-        figures["nodes Ready after the network"] = await until("every node Ready", 180, async () => (await readyNodes()) === "cp1=True worker1=True worker2=True");
+        figures["nodes Ready after the network"] = await podNetwork(nodes, kubectl);
         figures["init to nodes Ready"] = (Date.now() - started) / 1000 + figures["kubeadm init step"] + figures["two joins in parallel"];
         await until("CoreDNS and kube-proxy running", 180, async () => {
             const pods = await kubectl("get pods -n kube-system -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase} {end}'");

@@ -17,7 +17,7 @@ import { asRoot } from "../../components/lib/render";
 import { certificateKeyScript, controlPlaneMemberScript, controlPlaneScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { fingerprint, holds, root, ssh, step, TestHost } from "../hosts/lab";
-import { bridgeNetwork, haHosts, haRawConfig, haVip, ok, readyNodes, realVersion, until } from "./real";
+import { haHosts, haRawConfig, haVip, ok, podNetwork, realVersion, until } from "./real";
 
 const config: LabConfig = validateConfig(haRawConfig());
 const { cp1, cp2, cp3, worker1 } = haHosts;
@@ -126,9 +126,7 @@ describe(`a highly available control plane on real Kubernetes ${realVersion}`, f
         const script = workerScript({ nodeName: worker1.name, kubernetes: config.kubernetes, joinTokenTtl, adminKubeconfig: await adminKubeconfig() });
         ok(await step(worker1, script, "apply"), "worker join");
         assert.match(await root(worker1, "cat /etc/kubernetes/kubelet.conf"), new RegExp(`server: https://${haVip.replace(/\./g, "\\.")}:6443`));
-        await until("every node has a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === 4);
-        await bridgeNetwork(nodes, kubectl);
-        figures["nodes Ready after the network"] = await until("every node Ready", 240, async () => (await readyNodes(kubectl)) === "cp1=True cp2=True cp3=True worker1=True");
+        figures["nodes Ready after the network"] = await podNetwork(nodes, kubectl, 240);
     });
 
     it("moves the virtual IP to another control plane when its holder's API server and kube-vip go down", async () => {

@@ -111,6 +111,20 @@ export async function bridgeNetwork(nodes: TestHost[], kubectl: (args: string) =
     );
 }
 
+/**
+ * Lays the bridge network once every one of `nodes` has its podCIDR, then waits up to
+ * `readySeconds` for all of them to be Ready; returns how long that last wait took.
+ */
+export async function podNetwork(nodes: TestHost[], kubectl: (args: string) => Promise<string>, readySeconds = 180): Promise<number> {
+    await until("every node has a podCIDR", 120, async () => (await kubectl("get nodes -o jsonpath={.items[*].spec.podCIDR}")).trim().split(/\s+/).length === nodes.length);
+    await bridgeNetwork(nodes, kubectl);
+    const want = nodes.map((n) => `${n.name}=True`).join(" ");
+    return until("every node Ready", readySeconds, async () => (await readyNodes(kubectl)) === want);
+}
+
+/** `kubectl version -o json`'s line for a server at `version` (1.35.8, no v). */
+export const versionPattern = (version: string) => new RegExp(`"gitVersion": "v${version.replace(/\./g, "\\.")}"`);
+
 /** Fails with the command's output unless it exited 0. */
 export function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
     assert.strictEqual(r.code, 0, `${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
