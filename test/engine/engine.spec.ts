@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { fingerprint, holds, hosts, keyFile, root, ssh, TestHost } from "../hosts/lab";
-import { podNetwork, readyNodes, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "../kube/real";
+import { diagnoseFailures, podNetwork, readyNodes, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "../kube/real";
 import { named, ok, previewSteps, Project, transcript } from "./engine";
 
 const { cp1, worker1, worker2 } = hosts;
@@ -67,6 +67,8 @@ describe("the real Pulumi engine", function () {
         assert.strictEqual(new Set(Object.values(hostKeys)).size, 3, "each test host has keys of its own");
         for (const h of [cp1, worker1, worker2]) baseline.set(h.name, await fingerprint(h, false));
     });
+
+    afterEach(diagnoseFailures(hosts.cp1));
 
     after(() => {
         console.log(`      figures: ${Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ")}`);

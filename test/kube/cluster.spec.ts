@@ -20,7 +20,7 @@ import { asRoot } from "../../components/lib/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
-import { ok, podNetwork, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "./real";
+import { diagnoseFailures, ok, podNetwork, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "./real";
 
 /** The lab as first built, and after its `kubernetes.version` is bumped. */
 const first: LabConfig = validateConfig(realRawConfig(upgradeFrom));
@@ -58,6 +58,8 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
         await Promise.all(nodes.map((h) => root(h, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsutils >/dev/null 2>&1")));
         for (const h of nodes) baseline.set(h.name, await fingerprint(h, false));
     });
+
+    afterEach(diagnoseFailures(cp1));
 
     after(() => {
         const line = Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");

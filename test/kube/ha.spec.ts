@@ -17,7 +17,7 @@ import { asRoot } from "../../components/lib/render";
 import { certificateKeyScript, controlPlaneMemberScript, controlPlaneScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { fingerprint, holds, root, ssh, step, TestHost } from "../hosts/lab";
-import { haHosts, haRawConfig, haVip, ok, podNetwork, realVersion, until } from "./real";
+import { diagnoseFailures, haHosts, haRawConfig, haVip, ok, podNetwork, realVersion, until } from "./real";
 
 const config: LabConfig = validateConfig(haRawConfig());
 const { cp1, cp2, cp3, worker1 } = haHosts;
@@ -79,6 +79,8 @@ describe(`a highly available control plane on real Kubernetes ${realVersion}`, f
     before(async () => {
         for (const h of nodes) baseline.set(h.name, await fingerprint(h, false));
     });
+
+    afterEach(diagnoseFailures(cp1));
 
     after(() => {
         console.log(`      figures: ${Object.entries(figures).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ")}`);

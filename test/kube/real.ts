@@ -144,3 +144,36 @@ export async function until(what: string, seconds: number, check: () => Promise<
 export async function readyNodes(kubectl: (args: string) => Promise<string>): Promise<string> {
     return (await kubectl(`get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}'`)).trim();
 }
+
+/**
+ * What a control plane's node was doing, for a failed step: the control plane's containers with
+ * their restart counts, the last lines of etcd's and the API server's logs, and kubelet's recent
+ * complaints. Best effort: a host that cannot be reached says so and the failure stands.
+ */
+export async function controlPlaneDiagnostics(host: TestHost): Promise<string> {
+    const sections: [string, string][] = [
+        ["load", "cat /proc/loadavg"],
+        ["containers", "crictl ps -a 2>&1 | head -40"],
+        ...["etcd", "kube-apiserver"].map((name): [string, string] => [
+            `${name} log`,
+            `id=$(crictl ps -a --name '^${name}$' -q 2>/dev/null | head -1); [ -n "$id" ] && crictl logs --tail 25 "$id" 2>&1 | cut -c1-300`,
+        ]),
+        ["kubelet", "journalctl -q --no-pager -u kubelet --since -15min 2>&1 | grep -E ' [EW][0-9]{4} ' | tail -30 | cut -c1-300"],
+    ];
+    const out: string[] = [`--- diagnostics of ${host.name}`];
+    for (const [title, command] of sections) {
+        const text = await root(host, command).catch((e: Error) => `(unavailable: ${e.message.split("\n")[0]})`);
+        out.push(`--- ${title}`, text.trimEnd());
+    }
+    return out.join("\n");
+}
+
+/**
+ * A mocha afterEach hook that prints `controlPlaneDiagnostics` of `host` after a failed test, to
+ * stderr, so that a CI log of a slow or failed control plane says why.
+ */
+export function diagnoseFailures(host: TestHost): (this: Mocha.Context) => Promise<void> {
+    return async function (this: Mocha.Context) {
+        if (this.currentTest?.state === "failed") console.error(await controlPlaneDiagnostics(host));
+    };
+}
