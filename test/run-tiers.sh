@@ -26,14 +26,16 @@ prebuild() {
   command -v go >/dev/null && command -v setsid >/dev/null || return 0
   [ "${K8S_LAB_HOST_TESTS:-}" != skip ] || return 0
   test/hosts/machines.sh check >/dev/null 2>&1 || return 0
-  local versions engine=yes idle=()
-  versions=$(testbed_real_versions) || return 0
+  local from version engine=yes idle=()
+  read -r from version < <(testbed_real_versions) && [ -n "$version" ] || return 0
   [ "${K8S_LAB_ENGINE_TESTS:-}" != skip ] || engine=""
   ! command -v ionice >/dev/null || idle=(ionice -c 3)
-  # Its own session, so that the trap above stops the go commands too. $1 is the versions, split.
+  # In the order the tiers use them: tier 3's first spec runs on the newer release alone, and
+  # the older one builds while it runs. Its own session, so that the trap above stops the go
+  # commands too. $1 and $2 are the older and the newer release.
   # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid nice -n 19 "${idle[@]}" bash -c 'test/kube/build.sh $1 && { [ -z "$2" ] || test/engine/build.sh; }' \
-    prebuild "$versions" "$engine" >"$prebuild_log" 2>&1 &
+  setsid nice -n 19 "${idle[@]}" bash -c 'test/kube/build.sh "$2" && test/kube/build.sh "$1" && { [ -z "$3" ] || test/engine/build.sh; }' \
+    prebuild "$from" "$version" "$engine" >"$prebuild_log" 2>&1 &
   prebuild_pid=$!
 }
 prebuild
