@@ -169,13 +169,22 @@ own_cgroups() {
 }
 
 # Removes the machines' cgroups, deepest first (kubelet and systemd make their own inside).
+# A cgroup whose last process was just killed can stay busy for a moment: retry for up to 10 s.
 remove_cgroups() {
   [ -f "$WORK/cgroups" ] || return 0
-  local path
-  while read -r path; do
-    [ -d "$path" ] && find "$path" -depth -type d -exec rmdir {} + 2>/dev/null
-  done <"$WORK/cgroups"
-  rm -f "$WORK/cgroups"
+  local path left _
+  for _ in $(seq 1 20); do
+    left=0
+    while read -r path; do
+      [ -d "$path" ] || continue
+      find "$path" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ ! -d "$path" ] || left=1
+    done <"$WORK/cgroups"
+    [ "$left" -eq 1 ] || break
+    sleep 0.5
+  done
+  [ "$left" -eq 0 ] || log "some of the machines' cgroups are still busy; listed in $WORK/cgroups"
+  [ "$left" -eq 1 ] || rm -f "$WORK/cgroups"
 }
 
 wait_for_ssh() {
@@ -218,9 +227,31 @@ kill_rooted_in() {
   done
 }
 
+# The host PIDs of a process's children, from /proc (no procps needed).
+children_of() {
+  local file stat fields
+  for file in /proc/[0-9]*/stat; do
+    stat=$(cat "$file" 2>/dev/null) || continue
+    read -r -a fields <<<"${stat##*) }"
+    [ "${fields[1]:-}" != "$1" ] || { file=${file#/proc/}; echo "${file%/stat}"; }
+  done
+}
+
+# Kills nspawn and its machine outright. Killing nspawn alone leaves the machine running,
+# reparented to this machine's PID 1 (its processes' root reads as / from here, so
+# kill_rooted_in misses them): its PID 1, nspawn's child, goes first, and the kernel takes every
+# other process of its PID namespace with it.
+kill_nspawn() {
+  local pid="$1" child
+  for child in $(children_of "$pid"); do
+    [ "$(readlink "/proc/$child/ns/pid" 2>/dev/null)" = "$(readlink /proc/self/ns/pid)" ] || kill -KILL "$child" 2>/dev/null || true
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
 kill_machine() {
   local name="$1" pidfile="$WORK/machines/$1.pid"
-  [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+  [ ! -f "$pidfile" ] || kill_nspawn "$(cat "$pidfile")"
   kill_rooted_in "$WORK/machines/$name"
   rm -f "$pidfile"
   ip link delete "vb-$name" 2>/dev/null || true
@@ -235,7 +266,7 @@ down() {
     # SIGTERM asks nspawn to shut the container down cleanly; SIGKILL if it will not.
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; [ "$i" -lt 20 ] && sleep 0.5; done
-    kill -KILL "$pid" 2>/dev/null || true
+    ! kill -0 "$pid" 2>/dev/null || kill_nspawn "$pid"
     rm -f "$pidfile"
   done
   kill_rooted_in "$WORK/machines"
