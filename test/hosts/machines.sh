@@ -242,9 +242,10 @@ children_of() {
 # kill_rooted_in misses them): its PID 1, nspawn's child, goes first, and the kernel takes every
 # other process of its PID namespace with it.
 kill_nspawn() {
-  local pid="$1" child
+  local pid="$1" child ours
+  ours=$(readlink /proc/self/ns/pid)
   for child in $(children_of "$pid"); do
-    [ "$(readlink "/proc/$child/ns/pid" 2>/dev/null)" = "$(readlink /proc/self/ns/pid)" ] || kill -KILL "$child" 2>/dev/null || true
+    [ "$(readlink "/proc/$child/ns/pid" 2>/dev/null)" = "$ours" ] || kill -KILL "$child" 2>/dev/null || true
   done
   kill -KILL "$pid" 2>/dev/null || true
 }

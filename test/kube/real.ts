@@ -156,7 +156,7 @@ export async function controlPlaneDiagnostics(host: TestHost): Promise<string> {
         ["containers", "crictl ps -a 2>&1 | head -40"],
         ...["etcd", "kube-apiserver"].map((name): [string, string] => [
             `${name} log`,
-            `id=$(crictl ps -a --name '^${name}$' -q 2>/dev/null | head -1); [ -n "$id" ] && crictl logs --tail 25 "$id" 2>&1 | cut -c1-300`,
+            `id=$(crictl ps -a --name '^${name}$' -q 2>/dev/null | head -1); if [ -n "$id" ]; then crictl logs --tail 25 "$id" 2>&1 | cut -c1-300; else echo "no ${name} container"; fi`,
         ]),
         ["kubelet", "journalctl -q --no-pager -u kubelet --since -15min 2>&1 | grep -E ' [EW][0-9]{4} ' | tail -30 | cut -c1-300"],
     ];
