@@ -3,7 +3,9 @@
 # shell linter (tier 1); for the real test hosts (tier 3), debootstrap and systemd-nspawn to
 # boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
 # apt repository of stand-in packages, ssh to reach them, python3 to serve the repository;
-# for the engine tier (tier 4), flock (the engine cache's lock; Go itself is on the machine).
+# for the engine tier (tier 4), flock (the engine cache's lock; Go itself is on the machine);
+# for runc in the test hosts' containerd.io (test/kube/build.sh), gcc, pkg-config and libseccomp's
+# headers.
 # With nothing missing it does nothing; otherwise it installs as root, through sudo if need be.
 set -euo pipefail
 
@@ -19,6 +21,9 @@ want gpg gnupg
 want ssh openssh-client
 want python3 python3
 want flock util-linux
+want gcc gcc
+want pkg-config pkg-config
+[ -f /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tier 4: the program under the real Pulumi engine. Builds the engine from Go modules (or
 # takes it from the cache, test/engine/build.sh), and real Kubernetes at the two releases of
-# tier 3's upgrade (test/kube/build.sh, cached: tier 3 has built them), boots the test hosts
-# able to run it, runs test/engine/*.spec.ts (preview, up, the day-two changes with a real
+# tier 3's upgrade with containerd.io (test/kube/build.sh, cached: tier 3 has built them),
+# boots the test hosts able to run it, runs test/engine/*.spec.ts (preview, up, the day-two changes with a real
 # kubeadm upgrade, verify, refresh, destroy, forget, secrets) and tears everything down. Ends
 # with "engine: N passed, N failed".
 # Like tier 3 it needs root and systemd-nspawn, and Go; K8S_LAB_ENGINE_TESTS=skip (or
@@ -37,14 +37,14 @@ echo "engine: built or found in the cache in $((SECONDS - started)) s"
 
 read -r from version < <(testbed_real_versions)
 started=$SECONDS
-if ! test/kube/build.sh "$from" "$version"; then
-  echo "engine: real Kubernetes $from and $version did not build; see the lines above"
+if ! test/kube/build.sh --containerd "$from" "$version"; then
+  echo "engine: real Kubernetes $from and $version (and containerd.io) did not build; see the lines above"
   echo "engine: 0 passed, 1 failed"
   exit 1
 fi
 echo "engine: real Kubernetes $from and $version built or found in the cache in $((SECONDS - started)) s"
 
-if ! testbed_up --kubernetes "$from,$version" cp1 worker1 worker2; then
+if ! testbed_up --kubernetes "$from,$version" --containerd cp1 worker1 worker2; then
   echo "engine: 0 passed, 1 failed"
   exit 1
 fi

@@ -9,6 +9,10 @@
 #   (several versions of one minor make a repository an upgrade can move through)
 #   build-repo.sh OUT_DIR --debs DIR...
 #   publishes the packages already built in each DIR instead (real Kubernetes, test/kube/build.sh)
+#   build-repo.sh OUT_DIR --docker DEB...
+#   lays the packages out as Docker's repository is (download.docker.com/linux): OUT_DIR/debian/gpg
+#   and `deb [signed-by=...] OUT_DIR/debian bookworm stable`, for containerd.io (the test hosts
+#   are Debian 12)
 set -euo pipefail
 
 out="$1"
@@ -82,6 +86,37 @@ build_version() {
   cri_tools
 }
 
+export GNUPGHOME="$work/gnupg"
+mkdir -m 0700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key "k8s-lab test repository <repo@k8s-lab.invalid>" ed25519 sign never
+
+# sign DIR: InRelease, Release.gpg for DIR/Release.
+sign() {
+  rm -f "$1/InRelease" "$1/Release.gpg"
+  gpg --batch --quiet --clearsign -o "$1/InRelease" "$1/Release"
+  gpg --batch --quiet --armor --detach-sign -o "$1/Release.gpg" "$1/Release"
+}
+
+if [ "${1:-}" = --docker ]; then
+  shift
+  base=$out/debian suite=bookworm
+  mkdir -p "$base/pool/stable" "$base/dists/$suite/stable/binary-amd64"
+  cp "$@" "$base/pool/stable/"
+  (
+    cd "$base"
+    dpkg-scanpackages --multiversion pool/stable /dev/null 2>/dev/null >"dists/$suite/stable/binary-amd64/Packages"
+    gzip -kf "dists/$suite/stable/binary-amd64/Packages"
+    apt-ftparchive -o APT::FTPArchive::Release::Suite="$suite" -o APT::FTPArchive::Release::Codename="$suite" \
+      -o APT::FTPArchive::Release::Components=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+      release "dists/$suite" >"$work/Release"
+    mv "$work/Release" "dists/$suite/Release"
+    sign "dists/$suite"
+    gpg --batch --quiet --armor --export >"$base/gpg"
+  )
+  echo "$out"
+  exit 0
+fi
+
 mkdir -p "$out"
 if [ "${1:-}" = --debs ]; then
   shift
@@ -90,17 +125,12 @@ else
   for version in "$@"; do build_version "$version"; done
 fi
 
-export GNUPGHOME="$work/gnupg"
-mkdir -m 0700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "k8s-lab test repository <repo@k8s-lab.invalid>" ed25519 sign never
 (
   cd "$out"
   dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
   gzip -kf Packages
   apt-ftparchive release . >Release
-  rm -f InRelease Release.gpg
-  gpg --batch --quiet --clearsign -o InRelease Release
-  gpg --batch --quiet --armor --detach-sign -o Release.gpg Release
+  sign .
   gpg --batch --quiet --armor --export >Release.key
 )
 echo "$out"

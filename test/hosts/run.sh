@@ -37,18 +37,21 @@ else
   # Three control planes behind a virtual IP and a worker at the newer release, then a control
   # plane and two workers upgraded from the older one. That order lets a cold run build the
   # older release (test/run-tiers.sh, in the background) while the first spec runs.
-  for spec in "test/kube/ha.mocharc.json $version cp1 cp2 cp3 worker1" "test/kube/.mocharc.json $from,$version cp1 worker1 worker2"; do
-    read -r config releases names <<<"$spec"
+  # The first runs Debian's containerd, the second Docker's containerd.io (the lab's default).
+  for spec in "test/kube/ha.mocharc.json $version - cp1 cp2 cp3 worker1" "test/kube/.mocharc.json $from,$version --containerd cp1 worker1 worker2"; do
+    read -r config releases containerd names <<<"$spec"
+    [ "$containerd" != - ] || containerd=""
     IFS=, read -ra builds <<<"$releases"
     started=$SECONDS
-    if ! test/kube/build.sh "${builds[@]}"; then
+    # shellcheck disable=SC2086 # the flag, or nothing
+    if ! test/kube/build.sh $containerd "${builds[@]}"; then
       echo "hosts: real Kubernetes $releases did not build; see the lines above"
       failed=$((failed + 1))
       continue
     fi
     echo "hosts: real Kubernetes $releases built or found in the cache in $((SECONDS - started)) s"
-    # shellcheck disable=SC2086 # the machines' names
-    if testbed_up --kubernetes "$releases" $names; then
+    # shellcheck disable=SC2086 # the flag or nothing, the machines' names
+    if testbed_up --kubernetes "$releases" $containerd $names; then
       testbed_mocha "$config"
       passed=$((passed + testbed_passed)) failed=$((failed + testbed_failed))
     else

@@ -28,12 +28,16 @@ testbed_real_versions() {
 #       the repository, their images in a registry on the bridge (http://10.213.0.1:5000, a
 #       mirror of registry.k8s.io), machines able to run it; two versions let a real
 #       `kubeadm upgrade` move from one to the other
+#   testbed_up --kubernetes VERSION[,VERSION...] --containerd NAME...
+#       and containerd.io too (test/kube/build.sh --containerd), in a repository laid out like
+#       Docker's (http://10.213.0.1:8080/docker, the lab's mirrors.containerdApt)
 # Where test/kube/build.sh keeps real Kubernetes.
 testbed_kube_cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 
 testbed_up() {
-  local real="" machines=()
+  local real="" containerd=false machines=()
   if [ "${1:-}" = --kubernetes ]; then real=$2; shift 2; machines=(--kubernetes); fi
+  if [ "${1:-}" = --containerd ]; then containerd=true; shift; fi
   exec 9>/run/k8s-lab-testbed.lock
   if ! flock -n 9; then
     echo "[testbed] another run is using the test hosts; waiting for it to end (up to 2 hours)"
@@ -46,6 +50,9 @@ testbed_up() {
     local version releases=()
     for version in ${real//,/ }; do releases+=("$testbed_kube_cache/release-v$version"); done
     test/hosts/build-repo.sh "$testbed_repo/core/v${version%.*}/deb" --debs "${releases[@]/%//debs}" >/dev/null || return 1
+    if [ "$containerd" = true ]; then
+      test/hosts/build-repo.sh "$testbed_repo/docker" --docker "$testbed_kube_cache"/containerd-io/debs/*.deb >/dev/null || return 1
+    fi
   else
     # shellcheck disable=SC2046
     test/hosts/build-repo.sh "$testbed_repo/core/v1.35/deb" $(testbed_versions) >/dev/null || return 1

@@ -22,19 +22,28 @@
 #   netfilter   Debian's iptables, nftables and conntrack with their libraries, for kube-proxy's
 #               image (its iptables mode runs them)
 #   tools       test/kube/tools: pause and imagetool
+#   containerd  (with --containerd) github.com/containerd/containerd/v2 at the version the lab pins
+#               and github.com/opencontainers/runc at the version that containerd release names
+#               (script/setup/runc-version), packaged as Docker's containerd.io, for the lab's
+#               default `kubernetes.containerd: docker`; runc is the one cgo build (libseccomp)
 # Versions of etcd, CoreDNS and pause are read from the built kubeadm itself, so they are the
 # ones it will ask the hosts for.
 #
-# Usage: test/kube/build.sh VERSION...   cache: ${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
+#   $cache/containerd-io/               (with --containerd) containerd.io_<pin>-1~debian.12~bookworm_amd64.deb
+#
+# Usage: test/kube/build.sh [--containerd] VERSION...   cache: ${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
-[ "$#" -gt 0 ] || { echo "usage: $0 VERSION..." >&2; exit 2; }
+containerd=false
+[ "${1:-}" != --containerd ] || { containerd=true; shift; }
+[ "$#" -gt 0 ] || { echo "usage: $0 [--containerd] VERSION..." >&2; exit 2; }
 
 cni_version=1.9.1
 crictl_version=1.34.0
-kube_vip_version=$(cd "$repo" && node -e 'require("ts-node/register/transpile-only"); process.stdout.write(require("./components/lib/versions").kubeVip.version)')
+pin() { (cd "$repo" && node -e "require('ts-node/register/transpile-only'); process.stdout.write(require('./components/lib/versions').$1)"); }
+kube_vip_version=$(pin kubeVip.version)
 revision=1.1
 netfilter_packages=(iptables conntrack nftables)
 
@@ -49,6 +58,14 @@ go_install() {
   shift 3
   mkdir -p "$out"
   (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out/" "$@")
+}
+
+# recipe_of FUNCTION [FILE...]: a short hash of the function's text and the files, so that a
+# cached piece is built again when how it is built changes.
+recipe_of() {
+  local fn=$1
+  shift
+  sed -n "/^$fn() {/,/^}/p" "$0" | cat - "$@" | sha256sum | cut -c1-12
 }
 
 # --- tools -------------------------------------------------------------------------------------
@@ -290,4 +307,59 @@ for version in "$@"; do
     "release $version etcd $etcd_tag coredns $coredns_version pause $pause_version cni $cni_version crictl $crictl_version kube-vip $kube_vip_version $tools_hash ${netfilter_dir##*/} $(sha256sum "$0" | cut -c1-12)" \
     release_piece
 done
+# --- containerd.io -----------------------------------------------------------------------------
+# Docker's package as the lab's hosts get it from download.docker.com: containerd, its runc shim,
+# ctr and runc in /usr/bin, the unit, and the configuration Docker ships (the CRI plugin off,
+# which the lab's own configuration must undo), enabled and started on install.
+build_containerd_io() {
+  local dir=$1 root=$1/root runc_version
+  wrapper_module "$dir/src" k8s-lab/kube/containerd \
+    github.com/containerd/containerd/v2/cmd/{containerd,containerd-shim-runc-v2,ctr}
+  cd "$dir/src"
+  go mod edit -require "github.com/containerd/containerd/v2@v$containerd_version"
+  go mod tidy
+  mkdir -p "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/containerd" "$root/DEBIAN"
+  go_install . "$root/usr/bin" "-X github.com/containerd/containerd/v2/version.Version=v$containerd_version -X github.com/containerd/containerd/v2/version.Package=containerd.io" \
+    github.com/containerd/containerd/v2/cmd/{containerd,containerd-shim-runc-v2,ctr}
+  runc_version=$(tr -d 'v \n' <"$(go list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)/script/setup/runc-version")
+  wrapper_module "$dir/runc" k8s-lab/kube/runc github.com/opencontainers/runc
+  cd "$dir/runc"
+  go mod edit -require "github.com/opencontainers/runc@v$runc_version"
+  go mod tidy
+  # As runc's Makefile builds it: seccomp through libseccomp, so with cgo, linked dynamically
+  # like Docker's (which depends on libseccomp2).
+  CGO_ENABLED=1 go build -trimpath -buildmode=pie -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w" \
+    -o "$root/usr/bin/runc" github.com/opencontainers/runc
+  sed 's|^ExecStart=.*|ExecStart=/usr/bin/containerd|' \
+    "$(go -C "$dir/src" list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)/containerd.service" >"$root/lib/systemd/system/containerd.service"
+  printf 'disabled_plugins = ["cri"]\n' >"$root/etc/containerd/config.toml"
+  cat >"$root/DEBIAN/control" <<CONTROL
+Package: containerd.io
+Version: $containerd_version-1~debian.12~bookworm
+Architecture: amd64
+Maintainer: k8s-lab tests <tests@k8s-lab.invalid>
+Depends: libc6 (>= 2.34), libseccomp2 (>= 2.5.0)
+Conflicts: containerd, runc
+Replaces: containerd, runc
+Provides: containerd, runc
+Description: containerd (and runc $runc_version) built from Go modules for the k8s-lab test hosts
+ The real containerd and runc, packaged as Docker's apt repository names them.
+CONTROL
+  echo /etc/containerd/config.toml >"$root/DEBIAN/conffiles"
+  install -m 0755 "$repo"/test/kube/containerd-io/{postinst,prerm,postrm} "$root/DEBIAN/"
+  mkdir -p "$dir/debs"
+  dpkg-deb --root-owner-group -Zgzip --build "$root" "$dir/debs/containerd.io_$containerd_version-1~debian.12~bookworm_amd64.deb" >/dev/null
+  "$root/usr/bin/containerd" --version
+  "$root/usr/bin/runc" --version | head -n 1
+}
+
+if [ "$containerd" = true ]; then
+  containerd_version=$(pin containerdIoVersion)
+  if ! command -v gcc >/dev/null || ! pkg-config --exists libseccomp; then
+    echo "build.sh: runc needs gcc, pkg-config and libseccomp-dev (test/setup.sh installs them)" >&2
+    exit 1
+  fi
+  piece "containerd.io $containerd_version" "$cache/containerd-io" \
+    "containerd.io $containerd_version $go_version $(recipe_of build_containerd_io "$repo"/test/kube/containerd-io/*)" build_containerd_io
+fi
 echo "kubernetes ready in $((SECONDS - total_start))s: $cache/release-v{$(IFS=,; echo "$*")}"

@@ -19,6 +19,7 @@ import { LabConfig, validateConfig } from "../../components/lib/config";
 import { asRoot } from "../../components/lib/render";
 import { certificatesScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
+import { containerdIoVersion } from "../../components/lib/versions";
 import { controlPlaneStep, fingerprint, holds, hosts, root, ssh, stackStandIn, step, TestHost } from "../hosts/lab";
 import { diagnoseFailures, ok, podNetwork, readyNodes as nodesReady, realRawConfig, realVersion, until, upgradeFrom, versionPattern } from "./real";
 
@@ -74,8 +75,12 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
         for (const h of nodes) {
             assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`);
             assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${upgradeFrom}`);
+            const containerdIo = await root(h, "dpkg-query -W -f='${Version}' containerd.io");
+            assert.ok(containerdIo.startsWith(`${containerdIoVersion}-1~debian`), `Docker's package at the lab's pin, not ${containerdIo}`);
+            assert.ok((await root(h, "containerd --version")).includes(` v${containerdIoVersion} `));
             const dump = await root(h, "containerd config dump");
-            assert.match(dump, /sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"/, "the pause image the real kubeadm names");
+            assert.doesNotMatch(dump, /disabled_plugins = \[\s*["']cri["']/, "the CRI plugin that Docker's configuration turns off is on");
+            assert.match(dump, /sandbox = ["']registry\.k8s\.io\/pause:3\.10\.1["']/, "the pause image the real kubeadm names");
             assert.match(dump, /restrict_oom_score_adj = true/, "a host without CAP_SYS_RESOURCE keeps containers' OOM scores at its own");
             assert.match(await root(h, "cat /etc/containerd/certs.d/registry.k8s.io/hosts.toml"), /\[host\."http:\/\/10\.213\.0\.1:5000"\]/);
         }

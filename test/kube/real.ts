@@ -23,11 +23,15 @@ export const upgradeFrom = "1.35.5";
 /** The registry on the bridge that serves the images test/kube/build.sh made (testbed.sh). */
 export const registryMirror = "http://10.213.0.1:5000";
 
+/** Docker's apt repository as testbed.sh lays it out on the bridge, with containerd.io built from Go modules. */
+export const containerdAptMirror = "http://10.213.0.1:8080/docker";
+
 /**
  * A control plane and two workers, as a user of hosts like these (containers on a cgroup v1
- * kernel, where the kernel's conntrack table size cannot be set) configures the lab.
+ * kernel, where the kernel's conntrack table size cannot be set) configures the lab. Its containerd
+ * is the lab's default, Docker's containerd.io (testbed.sh's `--containerd` serves it), or Debian's.
  */
-export function realRawConfig(version = realVersion): RawConfig {
+export function realRawConfig(version = realVersion, containerd: "docker" | "distro" = "docker"): RawConfig {
     return {
         hosts: [
             { name: "cp1", address: hosts.cp1.address, roles: ["control-plane"] },
@@ -37,7 +41,7 @@ export function realRawConfig(version = realVersion): RawConfig {
         ssh: { user: "lab", privateKeyPath: keyFile },
         kubernetes: {
             version,
-            containerd: "distro",
+            containerd,
             // kubelet 1.35 refuses cgroup v1 unless told, and kubeadm's check of it is fatal.
             kubeletConfiguration: {
                 failCgroupV1: false,
@@ -47,7 +51,11 @@ export function realRawConfig(version = realVersion): RawConfig {
             kubeProxyConfiguration: { conntrack: { maxPerCore: 0 } },
             ignorePreflightErrors: ["SystemVerification"],
         },
-        mirrors: { kubernetesApt: repoUrl, registries: { "registry.k8s.io": [registryMirror] } },
+        mirrors: {
+            kubernetesApt: repoUrl,
+            ...(containerd === "docker" ? { containerdApt: containerdAptMirror } : {}),
+            registries: { "registry.k8s.io": [registryMirror] },
+        },
     };
 }
 
@@ -65,9 +73,12 @@ export const haHosts = {
 /** A free address on the test network, for kube-vip. */
 export const haVip = "10.213.0.100";
 
-/** The highly available lab on those hosts: kube-vip's image comes through the mirror of ghcr.io. */
+/**
+ * The highly available lab on those hosts: kube-vip's image comes through the mirror of ghcr.io,
+ * and containerd is Debian's, so that the tiers run both of the lab's containerd sources.
+ */
 export function haRawConfig(): RawConfig {
-    const raw = realRawConfig();
+    const raw = realRawConfig(realVersion, "distro");
     return {
         ...raw,
         hosts: [
