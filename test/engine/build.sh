@@ -58,7 +58,7 @@ build_cli() {
     -replace "$clipboard_replace"
   go mod tidy
   go build -tags osusergo,grpcnotrace \
-    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$cli_version" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$cli_version" \
     -o "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   "$dir/bin/pulumi" version
 }
@@ -76,7 +76,7 @@ build_langhost() {
   go mod edit -require "github.com/pulumi/pulumi/sdk/v3@v$langhost_sdk_version"
   go mod tidy
   go build -tags osusergo,grpcnotrace \
-    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$langhost_sdk_version" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$langhost_sdk_version" \
     -o "$dir/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 }
 langhost_dir=$cache/langhost-v$langhost_sdk_version
@@ -97,7 +97,7 @@ build_kubernetes() {
   go mod tidy
   (cd cmd/pulumi-resource-kubernetes && VERSION=$k8s_version go run ./generate.go)
   go build \
-    -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$k8s_version" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$k8s_version" \
     -o "$dir/bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 }
 k8s_dir=$cache/kubernetes-v$k8s_version

@@ -123,13 +123,26 @@ build_etcd() {
   "$dir/bin/etcd" --version | head -n 1
 }
 
+# CoreDNS with its in-tree plugins but the cloud providers' (azure, clouddns, route53), etcd,
+# nomad and trace, whose SDKs were most of its build time and which a lab's Corefile does not
+# name: what CoreDNS's plugin.cfg is for, done as its main package does it (coredns.go).
 build_coredns() {
-  local dir=$1
-  wrapper_module "$dir/src" k8s-lab/kube/coredns github.com/coredns/coredns
+  local dir=$1 plugins=()
+  mkdir -p "$dir/src"
   cd "$dir/src"
+  printf 'module k8s-lab/kube/coredns\n\ngo 1.24\n' >go.mod
   go mod edit -require "github.com/coredns/coredns@v$coredns_version"
+  go mod download github.com/coredns/coredns
+  mapfile -t plugins < <(grep -o '"github.com/coredns/[^"]*"' "$(go list -m -f '{{.Dir}}' github.com/coredns/coredns)/core/plugin/zplugin.go" |
+    grep -Ev '/plugin/(azure|clouddns|route53|etcd|nomad|trace)"$')
+  {
+    printf 'package main\n\nimport (\n'
+    printf '\t_ %s\n' "${plugins[@]}"
+    printf '\n\t"github.com/coredns/coredns/coremain"\n)\n\nfunc main() { coremain.Run() }\n'
+  } >main.go
   go mod tidy
-  go_install . "$dir/bin" "" github.com/coredns/coredns
+  go_install . "$dir/bin" ""
+  "$dir/bin/coredns" -plugins | grep -q kubernetes
 }
 
 build_cni() {
@@ -302,7 +315,7 @@ for version in "$@"; do
   etcd_dir=$cache/etcd-v$etcd_version
   piece "etcd v$etcd_version" "$etcd_dir" "etcd $etcd_version $go_version" build_etcd
   coredns_dir=$cache/coredns-v$coredns_version
-  piece "coredns v$coredns_version" "$coredns_dir" "coredns $coredns_version $go_version" build_coredns
+  piece "coredns v$coredns_version" "$coredns_dir" "coredns $coredns_version $go_version $(recipe_of build_coredns)" build_coredns
   piece "release v$version" "$cache/release-v$version" \
     "release $version etcd $etcd_tag coredns $coredns_version pause $pause_version cni $cni_version crictl $crictl_version kube-vip $kube_vip_version $tools_hash ${netfilter_dir##*/} $(sha256sum "$0" | cut -c1-12)" \
     release_piece

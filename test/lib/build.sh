@@ -5,10 +5,11 @@
 # build_start TOOL...: checks that the tools are on PATH, makes $cache absolute, and takes the
 # cache's lock: one build at a time per cache, a second run waits for the first, then finds it
 # all cached. Sets go_version and total_start.
-# Go: no toolchain downloads, no cgo.
+# Go: no toolchain downloads, no cgo, and no debug information, which the tests never read and
+# which cost 7 % of kube-scheduler's compile time here (the builds also link with -s -w).
 build_start() {
   local tool
-  export GOTOOLCHAIN=local CGO_ENABLED=0
+  export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-gcflags=all=-dwarf=false
   for tool in go flock sha256sum "$@"; do
     command -v "$tool" >/dev/null || { echo "build.sh: needs $tool on PATH" >&2; exit 1; }
   done
