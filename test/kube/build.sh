@@ -120,7 +120,9 @@ build_etcd() {
   go_install . "$dir/bin" "" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
   # Go names a /v3 module's binary after the element before it: server.
   mv "$dir/bin/server" "$dir/bin/etcd"
-  "$dir/bin/etcd" --version | head -n 1
+  # sed reads to the end; head would leave while etcd still writes, and pipefail fails the
+  # build on the SIGPIPE (it did, exit 141)
+  "$dir/bin/etcd" --version | sed -n 1p
 }
 
 # CoreDNS with its in-tree plugins but the cloud providers' (azure, clouddns, route53), etcd,
@@ -363,7 +365,7 @@ CONTROL
   mkdir -p "$dir/debs"
   dpkg-deb --root-owner-group -Zgzip --build "$root" "$dir/debs/containerd.io_$containerd_version-1~debian.12~bookworm_amd64.deb" >/dev/null
   "$root/usr/bin/containerd" --version
-  "$root/usr/bin/runc" --version | head -n 1
+  "$root/usr/bin/runc" --version | sed -n 1p
 }
 
 if [ "$containerd" = true ]; then
