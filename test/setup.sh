@@ -4,8 +4,8 @@
 # boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
 # apt repository of stand-in packages, ssh to reach them, python3 to serve the repository;
 # for the engine tier (tier 4), flock (the engine cache's lock; Go itself is on the machine);
-# for runc in the test hosts' containerd.io (test/kube/build.sh), gcc, pkg-config and libseccomp's
-# headers.
+# for runc in the test hosts' containerd.io (test/kube/build.sh), gcc, pkg-config and the headers
+# of libc and libseccomp.
 # With nothing missing it does nothing; otherwise it installs as root, through sudo if need be.
 set -euo pipefail
 
@@ -22,7 +22,9 @@ want ssh openssh-client
 want python3 python3
 want flock util-linux
 want gcc gcc
+[ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 want pkg-config pkg-config
+want objdump binutils
 [ -f /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -14,7 +14,8 @@
 #               staging module (k8s.io/<name> v0.<minor>.<patch>), which its go.mod replaces
 #               with local paths
 #   etcd        go.etcd.io/etcd/{server,etcdctl,etcdutl}/v3 at the version kubeadm asks for
-#   coredns     github.com/coredns/coredns at the version kubeadm asks for
+#   coredns     github.com/coredns/coredns at the version kubeadm asks for, without the plugins
+#               no lab's Corefile names (build_coredns says which)
 #   cni         github.com/containernetworking/plugins (bridge, host-local, loopback, portmap)
 #   crictl      sigs.k8s.io/cri-tools (1.35.0 is not served: 1.34.0, named in the README)
 #   kube-vip    github.com/kube-vip/kube-vip at the version the lab pins (components/lib/versions.ts),
@@ -29,7 +30,7 @@
 # Versions of etcd, CoreDNS and pause are read from the built kubeadm itself, so they are the
 # ones it will ask the hosts for.
 #
-#   $cache/containerd-io/               (with --containerd) containerd.io_<pin>-1~debian.12~bookworm_amd64.deb
+#   $cache/containerd-io/debs/          (with --containerd) containerd.io_<pin>-1~debian.12~bookworm_amd64.deb
 #
 # Usage: test/kube/build.sh [--containerd] VERSION...   cache: ${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 set -euo pipefail
@@ -39,6 +40,12 @@ cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 containerd=false
 [ "${1:-}" != --containerd ] || { containerd=true; shift; }
 [ "$#" -gt 0 ] || { echo "usage: $0 [--containerd] VERSION..." >&2; exit 2; }
+# Before any build: runc, the one cgo build, comes last.
+if [ "$containerd" = true ] && { ! command -v gcc >/dev/null || ! command -v objdump >/dev/null || [ ! -f /usr/include/stdio.h ] ||
+  ! pkg-config --exists libseccomp 2>/dev/null; }; then
+  echo "build.sh: runc needs gcc, libc6-dev, binutils, pkg-config and libseccomp-dev (test/setup.sh installs them)" >&2
+  exit 1
+fi
 
 cni_version=1.9.1
 crictl_version=1.34.0
@@ -144,7 +151,7 @@ build_coredns() {
   } >main.go
   go mod tidy
   go_install . "$dir/bin" ""
-  "$dir/bin/coredns" -plugins | grep -q kubernetes
+  "$dir/bin/coredns" -plugins | grep kubernetes >/dev/null
 }
 
 build_cni() {
@@ -317,7 +324,7 @@ for version in "$@"; do
   etcd_dir=$cache/etcd-v$etcd_version
   piece "etcd v$etcd_version" "$etcd_dir" "etcd $etcd_version $go_version" build_etcd
   coredns_dir=$cache/coredns-v$coredns_version
-  piece "coredns v$coredns_version" "$coredns_dir" "coredns $coredns_version $go_version $(recipe_of build_coredns)" build_coredns
+  piece "coredns v$coredns_version" "$coredns_dir" "coredns $coredns_version $go_version $(recipe_of build_coredns) $(recipe_of go_install)" build_coredns
   piece "release v$version" "$cache/release-v$version" \
     "release $version etcd $etcd_tag coredns $coredns_version pause $pause_version cni $cni_version crictl $crictl_version kube-vip $kube_vip_version $tools_hash ${netfilter_dir##*/} $(sha256sum "$0" | cut -c1-12)" \
     release_piece
@@ -327,7 +334,7 @@ done
 # ctr and runc in /usr/bin, the unit, and the configuration Docker ships (the CRI plugin off,
 # which the lab's own configuration must undo), enabled and started on install.
 build_containerd_io() {
-  local dir=$1 root=$1/root runc_version
+  local dir=$1 root=$1/root runc_version glibc
   wrapper_module "$dir/src" k8s-lab/kube/containerd \
     github.com/containerd/containerd/v2/cmd/{containerd,containerd-shim-runc-v2,ctr}
   cd "$dir/src"
@@ -345,6 +352,13 @@ build_containerd_io() {
   # like Docker's (which depends on libseccomp2).
   CGO_ENABLED=1 go build -trimpath -buildmode=pie -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w" \
     -o "$root/usr/bin/runc" github.com/opencontainers/runc
+  # runc links this machine's glibc: a symbol newer than bookworm's 2.36 would install on the
+  # hosts and then fail every container start. Depends names the newest version it needs.
+  glibc=$(objdump -T "$root/usr/bin/runc" | grep -o 'GLIBC_2\.[0-9]*' | sort -uV | tail -n 1)
+  if [ "${glibc#GLIBC_2.}" -gt 36 ]; then
+    echo "build.sh: runc needs $glibc, newer than Debian 12's glibc 2.36: build on Debian 12" >&2
+    return 1
+  fi
   sed 's|^ExecStart=.*|ExecStart=/usr/bin/containerd|' \
     "$(go -C "$dir/src" list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)/containerd.service" >"$root/lib/systemd/system/containerd.service"
   printf 'disabled_plugins = ["cri"]\n' >"$root/etc/containerd/config.toml"
@@ -353,7 +367,7 @@ Package: containerd.io
 Version: $containerd_version-1~debian.12~bookworm
 Architecture: amd64
 Maintainer: k8s-lab tests <tests@k8s-lab.invalid>
-Depends: libc6 (>= 2.34), libseccomp2 (>= 2.5.0)
+Depends: libc6 (>= ${glibc#GLIBC_}), libseccomp2 (>= 2.5.0)
 Conflicts: containerd, runc
 Replaces: containerd, runc
 Provides: containerd, runc
@@ -370,11 +384,8 @@ CONTROL
 
 if [ "$containerd" = true ]; then
   containerd_version=$(pin containerdIoVersion)
-  if ! command -v gcc >/dev/null || ! pkg-config --exists libseccomp; then
-    echo "build.sh: runc needs gcc, pkg-config and libseccomp-dev (test/setup.sh installs them)" >&2
-    exit 1
-  fi
   piece "containerd.io $containerd_version" "$cache/containerd-io" \
-    "containerd.io $containerd_version $go_version $(recipe_of build_containerd_io "$repo"/test/kube/containerd-io/*)" build_containerd_io
+    "containerd.io $containerd_version $go_version $(recipe_of build_containerd_io "$repo"/test/kube/containerd-io/*) $(recipe_of go_install) libseccomp $(dpkg-query -W -f '${Version}' libseccomp-dev)" \
+    build_containerd_io
 fi
 echo "kubernetes ready in $((SECONDS - total_start))s: $cache/release-v{$(IFS=,; echo "$*")}"

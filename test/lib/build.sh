@@ -9,7 +9,7 @@
 # which cost 7 % of kube-scheduler's compile time here (the builds also link with -s -w).
 build_start() {
   local tool
-  export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-gcflags=all=-dwarf=false
+  export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-gcflags=all=-dwarf=false"
   for tool in go flock sha256sum "$@"; do
     command -v "$tool" >/dev/null || { echo "build.sh: needs $tool on PATH" >&2; exit 1; }
   done
