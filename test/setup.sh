@@ -4,8 +4,8 @@
 # boot them, nftables for their NAT, dpkg-scanpackages, apt-ftparchive and gpg for the signed
 # apt repository of stand-in packages, ssh to reach them, python3 to serve the repository;
 # for the engine tier (tier 4), flock (the engine cache's lock; Go itself is on the machine);
-# for runc in the test hosts' containerd.io (test/kube/build.sh), gcc, pkg-config and the headers
-# of libc and libseccomp.
+# for runc in the test hosts' containerd.io (test/kube/build.sh), gcc, binutils (objdump),
+# pkg-config and the headers of libc and libseccomp.
 # With nothing missing it does nothing; otherwise it installs as root, through sudo if need be.
 set -euo pipefail
 

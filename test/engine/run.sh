@@ -2,9 +2,9 @@
 # Tier 4: the program under the real Pulumi engine. Builds the engine from Go modules (or
 # takes it from the cache, test/engine/build.sh), and real Kubernetes at the two releases of
 # tier 3's upgrade with containerd.io (test/kube/build.sh, cached: tier 3 has built them),
-# boots the test hosts able to run it, runs test/engine/*.spec.ts (preview, up, the day-two changes with a real
-# kubeadm upgrade, verify, refresh, destroy, forget, secrets) and tears everything down. Ends
-# with "engine: N passed, N failed".
+# boots the test hosts able to run it, runs test/engine/*.spec.ts (preview, up, the day-two
+# changes with a real kubeadm upgrade, verify, refresh, destroy, forget, secrets) and tears
+# everything down. Ends with "engine: N passed, N failed".
 # Like tier 3 it needs root and systemd-nspawn, and Go; K8S_LAB_ENGINE_TESTS=skip (or
 # K8S_LAB_HOST_TESTS=skip) skips it on purpose.
 set -uo pipefail

@@ -40,12 +40,6 @@ cache=${K8S_LAB_KUBE_CACHE:-/var/cache/k8s-lab-kube}
 containerd=false
 [ "${1:-}" != --containerd ] || { containerd=true; shift; }
 [ "$#" -gt 0 ] || { echo "usage: $0 [--containerd] VERSION..." >&2; exit 2; }
-# Before any build: runc, the one cgo build, comes last.
-if [ "$containerd" = true ] && { ! command -v gcc >/dev/null || ! command -v objdump >/dev/null || [ ! -f /usr/include/stdio.h ] ||
-  ! pkg-config --exists libseccomp 2>/dev/null; }; then
-  echo "build.sh: runc needs gcc, libc6-dev, binutils, pkg-config and libseccomp-dev (test/setup.sh installs them)" >&2
-  exit 1
-fi
 
 cni_version=1.9.1
 crictl_version=1.34.0
@@ -56,7 +50,14 @@ netfilter_packages=(iptables conntrack nftables)
 
 # shellcheck source=test/lib/build.sh
 . "$repo/test/lib/build.sh"
-build_start apt-get dpkg-deb ldconfig
+needed=(apt-get dpkg-deb ldconfig)
+[ "$containerd" = false ] || needed+=(gcc objdump pkg-config)
+build_start "${needed[@]}"
+# Before any build: runc, the one cgo build, comes last.
+if [ "$containerd" = true ] && { [ ! -f /usr/include/stdio.h ] || ! pkg-config --exists libseccomp; }; then
+  echo "build.sh: runc needs the headers of libc and libseccomp: libc6-dev, libseccomp-dev (test/setup.sh installs them)" >&2
+  exit 1
+fi
 
 # go_install DIR OUT VERSION-LDFLAGS PACKAGE...: builds the main packages into OUT, static, in
 # one go build, which compiles what they share once and links them in parallel.
@@ -334,7 +335,7 @@ done
 # ctr and runc in /usr/bin, the unit, and the configuration Docker ships (the CRI plugin off,
 # which the lab's own configuration must undo), enabled and started on install.
 build_containerd_io() {
-  local dir=$1 root=$1/root runc_version glibc
+  local dir=$1 root=$1/root source runc_version glibc
   wrapper_module "$dir/src" k8s-lab/kube/containerd \
     github.com/containerd/containerd/v2/cmd/{containerd,containerd-shim-runc-v2,ctr}
   cd "$dir/src"
@@ -343,7 +344,8 @@ build_containerd_io() {
   mkdir -p "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/containerd" "$root/DEBIAN"
   go_install . "$root/usr/bin" "-X github.com/containerd/containerd/v2/version.Version=v$containerd_version -X github.com/containerd/containerd/v2/version.Package=containerd.io" \
     github.com/containerd/containerd/v2/cmd/{containerd,containerd-shim-runc-v2,ctr}
-  runc_version=$(tr -d 'v \n' <"$(go list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)/script/setup/runc-version")
+  source=$(go list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)
+  runc_version=$(tr -d 'v \n' <"$source/script/setup/runc-version")
   wrapper_module "$dir/runc" k8s-lab/kube/runc github.com/opencontainers/runc
   cd "$dir/runc"
   go mod edit -require "github.com/opencontainers/runc@v$runc_version"
@@ -359,8 +361,7 @@ build_containerd_io() {
     echo "build.sh: runc needs $glibc, newer than Debian 12's glibc 2.36: build on Debian 12" >&2
     return 1
   fi
-  sed 's|^ExecStart=.*|ExecStart=/usr/bin/containerd|' \
-    "$(go -C "$dir/src" list -m -f '{{.Dir}}' github.com/containerd/containerd/v2)/containerd.service" >"$root/lib/systemd/system/containerd.service"
+  sed 's|^ExecStart=.*|ExecStart=/usr/bin/containerd|' "$source/containerd.service" >"$root/lib/systemd/system/containerd.service"
   printf 'disabled_plugins = ["cri"]\n' >"$root/etc/containerd/config.toml"
   cat >"$root/DEBIAN/control" <<CONTROL
 Package: containerd.io
