@@ -10,6 +10,7 @@ import { declaredParameters, renderScript, runCommand, scriptsDir, shellQuote } 
 import { controlPlaneScript, hostPrepScript, registryMirrorLines, workerScript } from "../components/lib/scripts";
 import { fakeKubeconfig } from "./harness";
 import { guideLab } from "./fixtures";
+import { kubernetesReleases, pauseVersions } from "../components/lib/versions";
 
 const goldenDir = path.join(__dirname, "golden");
 
@@ -111,6 +112,16 @@ describe("scripts", () => {
             assert.match(text, /^K8S_APT_REPO='http:\/\/10\.0\.0\.1\/k8s\/v1\.36\/'$/m);
             assert.match(text, /^CONTAINERD_VERSION='2\.2\.1'$/m);
             assert.strictEqual(registryMirrorLines(c.mirrors.registries), "docker.io https://b.example.com https://c.example.com\nregistry.k8s.io https://a.example.com");
+        });
+
+        it("host prep names the pause image of the lab's minor, from the image repository, not the installed kubeadm's", () => {
+            // During an upgrade host prep runs before the new kubeadm is installed: the tag comes from the pin.
+            const pause = (version: string, imageRepository?: string) =>
+                /^PAUSE_IMAGE='(.*)'$/m.exec(hostPrepScript(validateConfig(guideLab({ kubernetes: { version, ...(imageRepository ? { imageRepository } : {}) } })).kubernetes, lab.mirrors))?.[1];
+            assert.strictEqual(pause("1.35"), "registry.k8s.io/pause:3.10.1");
+            assert.strictEqual(pause("1.36.2"), "registry.k8s.io/pause:3.10.2");
+            assert.strictEqual(pause("1.37", "registry.example.cn/k8s"), "registry.example.cn/k8s/pause:3.10.2");
+            assert.deepStrictEqual(Object.keys(pauseVersions).sort(), Object.keys(kubernetesReleases).sort(), "a pause tag for every supported minor");
         });
 
         it("give kubeadm join, upgrade apply and upgrade node the checks to skip as one flag", () => {

@@ -17,7 +17,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { genericMessages, labSchema, LabSettings, project, Section, sections } from "./schema";
-import { firstMinorNeedingContainerd2, kubernetesPackageRevision, kubernetesReleases, untestedLayers } from "./versions";
+import { firstMinorNeedingContainerd2, kubernetesPackageRevision, kubernetesReleases, pauseVersions, untestedLayers } from "./versions";
 import { cidrContains, cidrsOverlap, isIpv4, parseCidr } from "./net";
 
 type HostSettings = LabSettings["hosts"][number];
@@ -45,6 +45,8 @@ export interface KubernetesSettings extends Omit<LabSettings["kubernetes"], "con
     packageVersion: string;
     controlPlaneEndpoint: string;
     containerdSource: ContainerdSource;
+    /** The sandbox image containerd runs pods in, as kubeadm of `minor` names it: `<imageRepository>/pause:3.10.2`. */
+    pauseImage: string;
 }
 
 /** `kubernetesApt` has `{minor}` substituted. */
@@ -392,6 +394,7 @@ function resolve(s: LabSettings, keys: { ssh?: string; bastion?: string }): LabC
             podSubnet: k.podSubnet,
             serviceSubnet: k.serviceSubnet,
             imageRepository: k.imageRepository,
+            pauseImage: `${k.imageRepository}/pause:${pauseVersions[minor]}`,
             apiServerPort: k.apiServerPort,
             controlPlaneEndpoint: k.controlPlaneEndpoint ?? vip?.address ?? controlPlane.address,
             containerdSource: k.containerd,

@@ -25,7 +25,7 @@ export function hostPrepScript(k8s: KubernetesSettings, mirrors: MirrorSettings,
         CONTAINERD_SOURCE: k8s.containerdSource,
         CONTAINERD_APT_REPO: mirrors.containerdApt,
         CONTAINERD_VERSION: containerdIoVersion,
-        IMAGE_REPOSITORY: k8s.imageRepository,
+        PAUSE_IMAGE: k8s.pauseImage,
         REGISTRY_MIRRORS: registryMirrorLines(mirrors.registries),
         NODE_IP: nodeIp,
     });

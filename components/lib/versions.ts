@@ -25,6 +25,20 @@ export const kubernetesReleases: Readonly<Record<string, string>> = {
  */
 export const defaultKubernetesMinor = "1.36";
 
+/**
+ * The pause (sandbox) image tag of each minor, which containerd's configuration must name: kubeadm
+ * waits for a sandbox of that tag and fails init otherwise. Pinned here rather than asked of the
+ * installed kubeadm, which during an upgrade is still the old minor's and names the old tag.
+ */
+export const pauseVersions: Readonly<Record<string, string>> = {
+    // attested by PauseVersion in cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes v1.35.8 (Go module proxy, read 2026-12-06)
+    "1.35": "3.10.1",
+    // attested by PauseVersion in the same file of k8s.io/kubernetes v1.36.4 (Go module proxy, read 2026-12-06)
+    "1.36": "3.10.2",
+    // attested by PauseVersion in the same file of k8s.io/kubernetes v1.37.1 (Go module proxy, read 2026-12-06)
+    "1.37": "3.10.2",
+};
+
 /** Debian revision of the pkgs.k8s.io packages: kubeadm 1.36.4 is `1.36.4-1.1`. */
 // attested by the same pkgs.k8s.io listings as kubernetesReleases (every minor's packages end in -1.1)
 export const kubernetesPackageRevision = "1.1";

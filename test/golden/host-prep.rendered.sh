@@ -9,7 +9,7 @@ K8S_APT_KEY='http://10.0.0.1/k8s/v1.36/Release.key'
 CONTAINERD_SOURCE='docker'
 CONTAINERD_APT_REPO='https://download.docker.com/linux'
 CONTAINERD_VERSION='2.2.1'
-IMAGE_REPOSITORY='registry.k8s.io'
+PAUSE_IMAGE='registry.k8s.io/pause:3.10.2'
 REGISTRY_MIRRORS='docker.io https://b.example.com https://c.example.com
 registry.k8s.io https://a.example.com'
 NODE_IP=''
@@ -679,11 +679,6 @@ containerd_major() {
   containerd --version | sed -E 's/.* v?([0-9]+)\.[0-9]+.*/\1/'
 }
 
-pause_image() {
-  kubeadm config images list --kubernetes-version "v$K8S_VERSION" --image-repository "$IMAGE_REPOSITORY" 2>/dev/null |
-    grep '/pause:' | head -n 1
-}
-
 # A host that is itself a container (LXC, systemd-nspawn) may lack CAP_SYS_RESOURCE (bit 24
 # of the bounding set): containerd must then not raise a container's OOM score above its own,
 # or every sandbox fails to start.
@@ -775,9 +770,7 @@ configure_registry_mirrors() {
 }
 
 configure_containerd() {
-  local pause restart=1
-  pause=$(pause_image)
-  [ -n "$pause" ] || die "kubeadm $K8S_VERSION did not name a pause image"
+  local restart=1
   mkdir -p "$LAB_STATE_DIR"
   local minor
   minor=$(cut -d. -f2 <<<"$K8S_VERSION")
@@ -787,14 +780,14 @@ configure_containerd() {
   if [ -f "$CONTAINERD_CONFIG" ] && ! grep -q '^# Written by k8s-lab' "$CONTAINERD_CONFIG"; then
     backup_file "$CONTAINERD_CONFIG"
   fi
-  if render_containerd_config "$pause" | write_if_changed "$CONTAINERD_CONFIG"; then restart=0; fi
+  if render_containerd_config "$PAUSE_IMAGE" | write_if_changed "$CONTAINERD_CONFIG"; then restart=0; fi
   if configure_registry_mirrors; then restart=0; fi
   printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n' |
     write_if_changed "$CRICTL_CONFIG" || true
   systemctl enable containerd >/dev/null 2>&1
   if [ "$restart" -eq 0 ] || ! systemctl is-active -q containerd; then
     systemctl restart containerd
-    log "containerd configured (systemd cgroups, sandbox $pause)"
+    log "containerd configured (systemd cgroups, sandbox $PAUSE_IMAGE)"
   fi
 }
 
