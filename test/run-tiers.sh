@@ -30,12 +30,12 @@ prebuild() {
   read -r from version < <(testbed_real_versions) && [ -n "$version" ] || return 0
   [ "${K8S_LAB_ENGINE_TESTS:-}" != skip ] || engine=""
   ! command -v ionice >/dev/null || idle=(ionice -c 3)
-  # In the order the tiers use them: tier 3's first spec runs on the newer release alone, and
-  # the older one (with containerd.io, which the second spec runs) builds while it runs. Its
+  # In the order the tiers use them: tier 3's first spec runs on the older release alone, and
+  # the newer one (with containerd.io, which the second spec runs) builds while it runs. Its
   # own session, so that the trap above stops the go commands too. $1 and $2 are the older and
   # the newer release.
   # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid nice -n 19 "${idle[@]}" bash -c 'test/kube/build.sh "$2" && test/kube/build.sh --containerd "$1" && { [ -z "$3" ] || test/engine/build.sh; }' \
+  setsid nice -n 19 "${idle[@]}" bash -c 'test/kube/build.sh "$1" && test/kube/build.sh --containerd "$2" && { [ -z "$3" ] || test/engine/build.sh; }' \
     prebuild "$from" "$version" "$engine" >"$prebuild_log" 2>&1 &
   prebuild_pid=$!
 }

@@ -214,7 +214,7 @@ describe("the real Pulumi engine", function () {
             await podNetwork([cp1, worker1, worker2], kubectl);
         });
 
-        it(`a patch bump to ${realVersion} upgrades the control plane, then each worker in turn, in place, with the real kubeadm upgrade`, async () => {
+        it(`a minor bump to ${realVersion} upgrades the control plane, then each worker in turn, in place, with the real kubeadm upgrade`, async () => {
             project.configure(STACK, labConfig([worker1, worker2], realVersion));
             const steps = previewSteps(project.pulumi("preview", "--json", "--stack", STACK));
             assert.deepStrictEqual(named(steps, "replace", "create-replacement", "delete-replaced", "create", "delete"), []);

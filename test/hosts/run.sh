@@ -34,11 +34,12 @@ if ! command -v go >/dev/null; then
   echo "hosts: real Kubernetes cannot be built here: Go is not installed"
   failed=$((failed + 1))
 else
-  # Three control planes behind a virtual IP and a worker at the newer release, then a control
-  # plane and two workers upgraded from the older one. That order lets a cold run build the
-  # older release (test/run-tiers.sh, in the background) while the first spec runs.
-  # The first runs Debian's containerd, the second Docker's containerd.io (the lab's default).
-  for spec in "test/kube/ha.mocharc.json $version - cp1 cp2 cp3 worker1" "test/kube/.mocharc.json $from,$version --containerd cp1 worker1 worker2"; do
+  # Three control planes behind a virtual IP and a worker at the older release, on Debian's
+  # containerd (which cannot run the newer minor), then a control plane and two workers upgraded
+  # from the older release to the newer, the lab's default, on Docker's containerd.io. That
+  # order lets a cold run build the newer release and containerd.io (test/run-tiers.sh, in the
+  # background) while the first spec runs.
+  for spec in "test/kube/ha.mocharc.json $from - cp1 cp2 cp3 worker1" "test/kube/.mocharc.json $from,$version --containerd cp1 worker1 worker2"; do
     read -r config releases containerd names <<<"$spec"
     [ "$containerd" != - ] || containerd=""
     IFS=, read -ra builds <<<"$releases"

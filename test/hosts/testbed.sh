@@ -24,10 +24,10 @@ testbed_real_versions() {
 # they are down).
 #   testbed_up NAME...                          stand-in kubelet, kubeadm and kubectl
 #   testbed_up --kubernetes VERSION[,VERSION...] NAME...
-#       real Kubernetes at each VERSION (test/kube/build.sh, all of one minor): their packages in
-#       the repository, their images in a registry on the bridge (http://10.213.0.1:5000, a
-#       mirror of registry.k8s.io), machines able to run it; two versions let a real
-#       `kubeadm upgrade` move from one to the other
+#       real Kubernetes at each VERSION (test/kube/build.sh): their packages in the repository of
+#       their minor, their images in a registry on the bridge (http://10.213.0.1:5000, a mirror of
+#       registry.k8s.io), machines able to run it; two versions let a real `kubeadm upgrade`
+#       move from one to the other, within a minor or to the next
 #   testbed_up --kubernetes VERSION[,VERSION...] --containerd NAME...
 #       and containerd.io too (test/kube/build.sh --containerd), in a repository laid out like
 #       Docker's (http://10.213.0.1:8080/docker, the lab's mirrors.containerdApt)
@@ -47,9 +47,17 @@ testbed_up() {
   trap 'exit 130' INT TERM
   testbed_repo=$(mktemp -d)
   if [ -n "$real" ]; then
-    local version releases=()
+    local version minor releases=()
     for version in ${real//,/ }; do releases+=("$testbed_kube_cache/release-v$version"); done
-    test/hosts/build-repo.sh "$testbed_repo/core/v${version%.*}/deb" --debs "${releases[@]/%//debs}" >/dev/null || return 1
+    # One repository a minor, as pkgs.k8s.io has them: an upgrade across a minor moves the
+    # lab's apt source from one to the next.
+    for minor in $(tr , '\n' <<<"$real" | cut -d. -f1,2 | sort -u); do
+      local debs=()
+      for version in ${real//,/ }; do
+        [ "${version%.*}" != "$minor" ] || debs+=("$testbed_kube_cache/release-v$version/debs")
+      done
+      test/hosts/build-repo.sh "$testbed_repo/core/v$minor/deb" --debs "${debs[@]}" >/dev/null || return 1
+    done
     if [ "$containerd" = true ]; then
       test/hosts/build-repo.sh "$testbed_repo/docker" --docker "$testbed_kube_cache"/containerd-io/debs/*.deb >/dev/null || return 1
     fi

@@ -47,6 +47,12 @@ async function workerStep(host: TestHost, action: "apply" | "remove", lab = conf
     ok(await step(host, script, action), `worker ${action} on ${host.name}`);
 }
 
+/** The sandbox image of a `containerd config dump` (containerd 2's `sandbox`, 1.x's `sandbox_image`). */
+const sandboxImage = (dump: string) => /\bsandbox(?:_image)? = ["']([^"']+)["']/.exec(dump)?.[1];
+/** The pause image the kubeadm installed on `h` names for `version`. */
+const kubeadmPause = async (h: TestHost, version: string) =>
+    (await root(h, `kubeadm config images list --kubernetes-version v${version} 2>/dev/null`)).split("\n").find((line) => line.includes("/pause:"));
+
 const readyNodes = () => nodesReady(kubectl);
 const dnsAddress = async () => (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
 
@@ -80,7 +86,7 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
             assert.ok((await root(h, "containerd --version")).includes(` v${containerdIoVersion} `));
             const dump = await root(h, "containerd config dump");
             assert.doesNotMatch(dump, /disabled_plugins = \[\s*["']cri["']/, "the CRI plugin that Docker's configuration turns off is on");
-            assert.match(dump, /sandbox = ["']registry\.k8s\.io\/pause:3\.10\.1["']/, "the pause image the real kubeadm names");
+            assert.strictEqual(sandboxImage(dump), await kubeadmPause(h, upgradeFrom), "the pause image the real kubeadm names");
             assert.match(dump, /restrict_oom_score_adj = true/, "a host without CAP_SYS_RESOURCE keeps containers' OOM scores at its own");
             assert.match(await root(h, "cat /etc/containerd/certs.d/registry.k8s.io/hosts.toml"), /\[host\."http:\/\/10\.213\.0\.1:5000"\]/);
         }
@@ -149,7 +155,11 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
         // (in parallel, as the program runs them: the upgrade lock takes them one at a time).
         const preps = await Promise.all(nodes.map((h) => step(h, prep(h), "apply")));
         preps.forEach((r, i) => ok(r, `prep ${nodes[i].name} for ${realVersion}`));
-        for (const h of nodes) assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`, `${h.name} keeps its kubelet until its upgrade`);
+        for (const h of nodes) {
+            assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${upgradeFrom}`, `${h.name} keeps its kubelet until its upgrade`);
+            // Before the new kubeadm is there to name it: the pin of the new minor.
+            assert.strictEqual(sandboxImage(await root(h, "containerd config dump")), config.kubernetes.pauseImage, `${h.name}'s sandbox image`);
+        }
         let started = Date.now();
         ok(await step(cp1, init, "apply"), "control-plane upgrade");
         figures["control-plane upgrade"] = (Date.now() - started) / 1000;
@@ -163,6 +173,7 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
         for (const h of nodes) {
             assert.strictEqual((await root(h, "kubelet --version")).trim(), `Kubernetes v${realVersion}`, h.name);
             assert.strictEqual((await root(h, "kubeadm version -o short")).trim(), `v${realVersion}`, h.name);
+            assert.strictEqual(await kubeadmPause(h, realVersion), config.kubernetes.pauseImage, `the pause pin of ${config.kubernetes.minor} is the one kubeadm ${realVersion} names`);
         }
         const kubelets = async () => (await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion} {end}'")).trim();
         await until(`every node reports kubelet v${realVersion}`, 60, async () => (await kubelets()) === `cp1=v${realVersion} worker1=v${realVersion} worker2=v${realVersion}`);

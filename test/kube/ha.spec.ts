@@ -17,7 +17,7 @@ import { asRoot } from "../../components/lib/render";
 import { certificateKeyScript, controlPlaneMemberScript, controlPlaneScript, hostPrepScript, workerScript } from "../../components/lib/scripts";
 import { joinTokenTtl } from "../../components/cluster/workerNode";
 import { fingerprint, holds, root, ssh, step, TestHost } from "../hosts/lab";
-import { diagnoseFailures, haHosts, haRawConfig, haVip, ok, podNetwork, realVersion, until } from "./real";
+import { diagnoseFailures, haHosts, haRawConfig, haVip, ok, podNetwork, until, upgradeFrom } from "./real";
 
 const config: LabConfig = validateConfig(haRawConfig());
 const { cp1, cp2, cp3, worker1 } = haHosts;
@@ -72,7 +72,7 @@ async function vipHolders(): Promise<string[]> {
 /** The API server's readiness through the virtual IP, asked from the worker (anonymous /readyz). */
 const readyThroughVip = async () => (await root(worker1, `curl -ksS --max-time 3 https://${haVip}:6443/readyz`)).trim() === "ok";
 
-describe(`a highly available control plane on real Kubernetes ${realVersion}`, function () {
+describe(`a highly available control plane on real Kubernetes ${upgradeFrom}`, function () {
     this.bail(true);
     const baseline = new Map<string, string>();
 

@@ -5,20 +5,23 @@
  */
 import * as assert from "assert";
 import { RawConfig } from "../../components/lib/config";
+import { defaultKubernetesMinor, kubernetesReleases } from "../../components/lib/versions";
 import { hosts, keyFile, repoUrl, root, TestHost } from "../hosts/lab";
 
 /**
- * The Kubernetes release the tier builds and runs: the newest 1.35 patch the Go module proxy
- * serves (the lab's default, 1.35.9, is not served). test/hosts/run.sh reads it from here.
+ * The Kubernetes release the tiers upgrade the lab to: the lab's own default, the pin of
+ * `defaultKubernetesMinor` (components/lib/versions.ts), which the Go module proxy serves.
+ * test/hosts/run.sh and test/engine/run.sh read it from here.
  */
-export const realVersion = "1.35.8";
+export const realVersion = kubernetesReleases[defaultKubernetesMinor];
 
 /**
- * The release test/kube/cluster.spec.ts starts at, so that the lab upgrades it to `realVersion`
- * with the real `kubeadm upgrade`: the newest earlier 1.35 patch whose modules the proxy all
- * serves (it refuses k8s.io/kubernetes v1.35.7 and k8s.io/externaljwt v0.35.6).
+ * The release test/kube/cluster.spec.ts and the engine tier start at, so that the lab upgrades
+ * it across a minor to `realVersion` with the real `kubeadm upgrade`: the newest 1.35 patch the
+ * proxy serves (the lab's 1.35 pin, 1.35.9, is not served). The HA spec runs it too: its
+ * containerd is Debian's 1.6, and Kubernetes 1.36 needs containerd 2.
  */
-export const upgradeFrom = "1.35.5";
+export const upgradeFrom = "1.35.8";
 
 /** The registry on the bridge that serves the images test/kube/build.sh made (testbed.sh). */
 export const registryMirror = "http://10.213.0.1:5000";
@@ -78,7 +81,7 @@ export const haVip = "10.213.0.100";
  * and containerd is Debian's, so that the tiers run both of the lab's containerd sources.
  */
 export function haRawConfig(): RawConfig {
-    const raw = realRawConfig(realVersion, "distro");
+    const raw = realRawConfig(upgradeFrom, "distro");
     return {
         ...raw,
         hosts: [
