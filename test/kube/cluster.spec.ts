@@ -49,9 +49,13 @@ async function workerStep(host: TestHost, action: "apply" | "remove", lab = conf
 
 /** The sandbox image of a `containerd config dump` (containerd 2's `sandbox`, 1.x's `sandbox_image`). */
 const sandboxImage = (dump: string) => /\bsandbox(?:_image)? = ["']([^"']+)["']/.exec(dump)?.[1];
-/** The pause image the kubeadm installed on `h` names for `version`. */
-const kubeadmPause = async (h: TestHost, version: string) =>
-    (await root(h, `kubeadm config images list --kubernetes-version v${version} 2>/dev/null`)).split("\n").find((line) => line.includes("/pause:"));
+/** The pause image the kubeadm installed on `h` names for `version`; fails if it names none. */
+async function kubeadmPause(h: TestHost, version: string): Promise<string> {
+    const images = await root(h, `kubeadm config images list --kubernetes-version v${version} 2>/dev/null`);
+    const pause = images.split("\n").find((line) => line.includes("/pause:"));
+    assert.ok(pause, `kubeadm on ${h.name} names no pause image for ${version}:\n${images}`);
+    return pause;
+}
 
 const readyNodes = () => nodesReady(kubectl);
 const dnsAddress = async () => (await kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}")).trim();
@@ -87,6 +91,7 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
             const dump = await root(h, "containerd config dump");
             assert.doesNotMatch(dump, /disabled_plugins = \[\s*["']cri["']/, "the CRI plugin that Docker's configuration turns off is on");
             assert.strictEqual(sandboxImage(dump), await kubeadmPause(h, upgradeFrom), "the pause image the real kubeadm names");
+            assert.strictEqual(sandboxImage(dump), first.kubernetes.pauseImage, `the pause pin of ${first.kubernetes.minor}`);
             assert.match(dump, /restrict_oom_score_adj = true/, "a host without CAP_SYS_RESOURCE keeps containers' OOM scores at its own");
             assert.match(await root(h, "cat /etc/containerd/certs.d/registry.k8s.io/hosts.toml"), /\[host\."http:\/\/10\.213\.0\.1:5000"\]/);
         }
