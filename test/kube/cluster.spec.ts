@@ -147,6 +147,9 @@ describe(`real Kubernetes ${upgradeFrom}, upgraded to ${realVersion}, on the tes
 
     it("passes verify's node and pod checks, through @kubernetes/client-node and the lab's kubeconfig", async () => {
         // The NetworkPolicy demo needs Calico, and the layers' checks their layers: not here.
+        // verify reads the pods once; the static pods' mirrors turn Ready a moment after kubelet's
+        // restart at init, which a fast run reaches first (the engine tier waits the same way).
+        await kubectl("wait --for=condition=Ready pod --all -n kube-system --timeout=180s");
         const api = await clusterApi(await adminKubeconfig());
         const checks = labChecks({}, api, { timeoutMs: 60_000, intervalMs: 1000 }).slice(0, 2);
         assert.deepStrictEqual(checks.map((c) => c.name), ["every node is Ready", "Calico's, the system's and every layer's pods are running"]);
